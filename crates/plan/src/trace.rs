@@ -1,0 +1,288 @@
+//! Dry run of a call (`vaxel trace`): node by node, with why, driven by the real [`Walk`].
+
+use std::fmt;
+
+use crate::duration::format_duration;
+use crate::graph::{Node, NodeId};
+use crate::route::{Route, RouteKind};
+use crate::walk::{Action, Event, Walk};
+use crate::{Plan, Strategy};
+
+/// One line of a trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TraceStep {
+    /// The dialled number matched an entry.
+    Entry {
+        /// As dialled.
+        dialled: String,
+        /// The DID digits, extension or queue number that matched.
+        matched: String,
+        /// What matched.
+        route: Route,
+        /// Destination string of the first node.
+        target: String,
+    },
+    /// Nothing matches: the call gets 404.
+    NotFound {
+        /// As dialled.
+        number: String,
+    },
+    /// A message plays.
+    Message {
+        /// The node.
+        node: NodeId,
+        /// `message:ID`
+        target: String,
+        /// The message name.
+        name: String,
+        /// What the engine sends first: `Some("200 OK")`, `Some("183 Session Progress")` or None.
+        signal: Option<&'static str>,
+        /// The sound file as written.
+        sound: String,
+        /// How many times it plays.
+        times: u32,
+        /// Destination string of `then`.
+        then: String,
+    },
+    /// The call ends here.
+    End {
+        /// The node.
+        node: NodeId,
+        /// `busy` or `hangup`.
+        target: String,
+        /// What goes on the wire.
+        wire: &'static str,
+    },
+    /// A node a later version walks; the dry run stops with a description.
+    Stop {
+        /// The node.
+        node: NodeId,
+        /// Destination string.
+        target: String,
+        /// What the node is and where it can lead.
+        detail: String,
+    },
+    /// The call came back to a node it passed: it would loop from here.
+    Loop {
+        /// The node.
+        node: NodeId,
+        /// Destination string.
+        target: String,
+    },
+}
+
+impl fmt::Display for TraceStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TraceStep::Entry {
+                dialled,
+                matched,
+                route,
+                target,
+            } => {
+                if dialled != matched {
+                    write!(f, "{dialled} = ")?;
+                }
+                let kind = match route.kind {
+                    RouteKind::Did { .. } => "DID",
+                    RouteKind::Extension { .. } => "extension",
+                    RouteKind::QueueNumber { .. } => "queue number",
+                };
+                write!(f, "{kind} {matched} '{}' -> {target}", route.name)
+            }
+            TraceStep::NotFound { number } => write!(
+                f,
+                "{number}: no DID, extension or queue number -> 404 Not Found"
+            ),
+            TraceStep::Message {
+                target,
+                name,
+                signal,
+                sound,
+                times,
+                then,
+                ..
+            } => {
+                write!(f, "{target} '{name}' (")?;
+                match *signal {
+                    Some("200 OK") => write!(f, "answered, ")?,
+                    Some(s) => write!(f, "early media with {s}, ")?,
+                    None => {}
+                }
+                let count = match times {
+                    1 => "once".to_string(),
+                    n => format!("{n} times"),
+                };
+                write!(f, "plays {sound} {count}) -> {then}")
+            }
+            TraceStep::End { target, wire, .. } => write!(f, "{target}: {wire}"),
+            TraceStep::Stop { target, detail, .. } => write!(
+                f,
+                "{target}: {detail} [not walked by this version: the engine answers 480, or BYE once answered]"
+            ),
+            TraceStep::Loop { target, .. } => {
+                write!(f, "{target} again: the call would loop from here")
+            }
+        }
+    }
+}
+
+fn strategy_name(s: Strategy) -> &'static str {
+    let all = [
+        Strategy::RingAll,
+        Strategy::LongestIdle,
+        Strategy::RoundRobin,
+        Strategy::FewestCalls,
+        Strategy::LeastTalkTime,
+        Strategy::Random,
+        Strategy::Linear,
+    ];
+    all.iter()
+        .position(|x| *x == s)
+        .and_then(|i| Strategy::NAMES.get(i).copied())
+        .unwrap_or("?")
+}
+
+impl<S> Plan<S> {
+    /// Dry run of a call to `number`: where it enters, each node, and why it goes on.
+    pub fn trace(&self, number: &str) -> Vec<TraceStep> {
+        let Some(route) = self.route_number(number) else {
+            return vec![TraceStep::NotFound {
+                number: number.to_string(),
+            }];
+        };
+        let matched = match route.kind {
+            RouteKind::Did { index } => self.dids.get(index).map(|d| d.number.clone()),
+            _ => None,
+        }
+        .unwrap_or_else(|| number.to_string());
+        let mut steps = vec![TraceStep::Entry {
+            dialled: number.to_string(),
+            matched,
+            target: self.node_name(route.node),
+            route: route.clone(),
+        }];
+        let mut walk = Walk::new(route.node);
+        let mut seen: Vec<NodeId> = Vec::new();
+        let mut actions = walk.handle(self, Event::Start);
+        loop {
+            let node = walk.node();
+            let target = self.node_name(node);
+            if seen.contains(&node) {
+                steps.push(TraceStep::Loop { node, target });
+                break;
+            }
+            seen.push(node);
+            let mut signal = None;
+            let mut played = None;
+            let mut wire = None;
+            for a in &actions {
+                match a {
+                    Action::Answer => signal = Some("200 OK"),
+                    Action::EarlyMedia => signal = Some("183 Session Progress"),
+                    Action::Play { times, .. } => played = Some(*times),
+                    Action::Reject(486) => wire = Some("486 Busy Here"),
+                    Action::Reject(480) => wire = Some("480 Temporarily Unavailable"),
+                    Action::Reject(_) => wire = Some("rejected"),
+                    Action::BusyTone => wire = Some("busy tone for a few seconds, then BYE"),
+                    Action::Hangup => wire = Some("BYE"),
+                    Action::Unsupported { .. } => {}
+                }
+            }
+            match (played, self.node(node)) {
+                (Some(times), Node::Message { id, then, .. }) => {
+                    let msg = self.messages.iter().find(|m| &m.id == id);
+                    steps.push(TraceStep::Message {
+                        node,
+                        target,
+                        name: msg.map(|m| m.name.clone()).unwrap_or_default(),
+                        signal,
+                        sound: msg.map(|m| m.sound_file.clone()).unwrap_or_default(),
+                        times,
+                        then: self.node_name(*then),
+                    });
+                    actions = walk.handle(self, Event::PlaybackDone);
+                }
+                _ => {
+                    steps.push(match wire {
+                        Some(wire) => TraceStep::End { node, target, wire },
+                        None => TraceStep::Stop {
+                            node,
+                            target,
+                            detail: self.describe(node),
+                        },
+                    });
+                    break;
+                }
+            }
+        }
+        steps
+    }
+
+    /// What a node a later version walks is, and where it leads.
+    fn describe(&self, node: NodeId) -> String {
+        match self.node(node) {
+            Node::Schedule { index } => self.schedules.get(*index).map_or_else(String::new, |s| {
+                let open: Vec<String> = s.open.iter().map(ToString::to_string).collect();
+                let mut d = format!("schedule '{}', open {}", s.name, open.join("; "));
+                if s.holidays.is_some() {
+                    d.push_str(", closed on Swedish public holidays");
+                }
+                if !s.closed_on.is_empty() {
+                    let days: Vec<String> = s.closed_on.iter().map(ToString::to_string).collect();
+                    d.push_str(&format!(", closed {}", days.join(", ")));
+                }
+                format!(
+                    "{d}; open -> {}, closed -> {}",
+                    self.node_name(s.when_open),
+                    self.node_name(s.when_closed)
+                )
+            }),
+            Node::Ivr { index } => self.ivrs.get(*index).map_or_else(String::new, |i| {
+                let choices: Vec<String> = i
+                    .choices
+                    .iter()
+                    .map(|(c, n)| format!("{c} -> {}", self.node_name(*n)))
+                    .collect();
+                format!(
+                    "menu '{}': {}; no answer -> {}, invalid -> {}",
+                    i.name,
+                    choices.join(", "),
+                    self.node_name(i.on_timeout),
+                    self.node_name(i.on_invalid)
+                )
+            }),
+            Node::Queue { index } => self.queues.get(*index).map_or_else(String::new, |q| {
+                format!(
+                    "queue '{}' ({}, {} members, max wait {}) failover -> {}",
+                    q.name,
+                    strategy_name(q.strategy),
+                    q.members.len(),
+                    format_duration(q.max_wait),
+                    self.node_name(q.failover)
+                )
+            }),
+            Node::Voicemail { user } => self
+                .users
+                .get(*user)
+                .map_or_else(String::new, |u| format!("voicemail box of '{}'", u.name)),
+            Node::User { index } => self.users.get(*index).map_or_else(String::new, |u| {
+                let mut d = format!("rings '{}'", u.name);
+                if let Some(f) = &u.forward {
+                    for (what, dest) in [
+                        ("always", f.unconditional),
+                        ("busy", f.busy),
+                        ("no answer", f.no_answer),
+                    ] {
+                        if let Some(dest) = dest {
+                            d.push_str(&format!(", {what} -> {}", self.node_name(dest)));
+                        }
+                    }
+                }
+                d
+            }),
+            Node::Number { digits } => format!("dials {digits} through a trunk"),
+            Node::Busy | Node::Hangup | Node::Message { .. } => String::new(),
+        }
+    }
+}

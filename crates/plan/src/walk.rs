@@ -1,0 +1,174 @@
+//! The sans-IO call walker: where one call is in the graph, and what the engine must do next.
+//!
+//! It follows config.md's "On the wire" table: before the answer `busy`/`hangup` are final
+//! responses (486/480), after it a busy tone or a BYE; a message with `answer = false` plays as
+//! early media (183 once), with `answer = true` after a 200.
+
+use crate::Plan;
+use crate::graph::{Node, NodeId, SoundId};
+
+/// Message hops one call may take; compile rejects message loops, this only bounds the damage
+/// of a loop through a schedule that stays closed (each hop still plays a sound).
+const MAX_HOPS: u32 = 10_000;
+
+/// What the engine must do for the call, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send this final response (486 busy, 480 hangup / unsupported, 404 unknown).
+    Reject(u16),
+    /// Send 183 Session Progress with SDP (once per call) and start media.
+    EarlyMedia,
+    /// Send 200 OK (once per call).
+    Answer,
+    /// Play the sound `times` times back to back, then send [`Event::PlaybackDone`].
+    Play {
+        /// What to play.
+        sound: SoundId,
+        /// How many times (1 + repeat).
+        times: u32,
+    },
+    /// The call is answered and busy: play a busy tone a few seconds, then send BYE.
+    BusyTone,
+    /// Send BYE.
+    Hangup,
+    /// A destination a later version implements: 480 before the answer, BYE after.
+    Unsupported {
+        /// The node reached.
+        node: NodeId,
+        /// Its kind (`queue`, `ivr`, ...).
+        what: &'static str,
+    },
+}
+
+/// What happened to the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The INVITE was accepted for routing; walk from the start node.
+    Start,
+    /// The last [`Action::Play`] finished.
+    PlaybackDone,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    NotStarted,
+    Playing,
+    Ended,
+}
+
+/// One call's position in the graph.
+#[derive(Clone, Debug)]
+pub struct Walk {
+    node: NodeId,
+    answered: bool,
+    early: bool,
+    phase: Phase,
+    hops: u32,
+}
+
+impl Walk {
+    /// A call that will enter the graph at `start` (from [`Plan::route_number`]).
+    pub fn new(start: NodeId) -> Self {
+        Walk {
+            node: start,
+            answered: false,
+            early: false,
+            phase: Phase::NotStarted,
+            hops: 0,
+        }
+    }
+
+    /// Feeds one event; returns what to do. Events that make no sense now yield nothing.
+    pub fn handle<S>(&mut self, plan: &Plan<S>, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        match (event, self.phase) {
+            (Event::Start, Phase::NotStarted) => self.enter(plan, &mut out),
+            (Event::PlaybackDone, Phase::Playing) => {
+                if let Node::Message { then, .. } = plan.node(self.node) {
+                    self.node = *then;
+                    self.enter(plan, &mut out);
+                } else {
+                    self.end(&mut out);
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// Whether a 200 OK has been sent.
+    pub fn is_answered(&self) -> bool {
+        self.answered
+    }
+
+    /// Whether a 183 with SDP has been sent (and no 200 yet).
+    pub fn is_early_media(&self) -> bool {
+        self.early && !self.answered
+    }
+
+    /// Whether the walk has reached its end (a final response, BYE or an unsupported node).
+    pub fn is_ended(&self) -> bool {
+        self.phase == Phase::Ended
+    }
+
+    /// The node the call is at.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    fn end(&mut self, out: &mut Vec<Action>) {
+        self.phase = Phase::Ended;
+        out.push(if self.answered {
+            Action::Hangup
+        } else {
+            Action::Reject(480)
+        });
+    }
+
+    fn enter<S>(&mut self, plan: &Plan<S>, out: &mut Vec<Action>) {
+        self.hops = self.hops.saturating_add(1);
+        if self.hops > MAX_HOPS {
+            self.end(out);
+            return;
+        }
+        match plan.node(self.node) {
+            Node::Busy => {
+                self.phase = Phase::Ended;
+                out.push(if self.answered {
+                    Action::BusyTone
+                } else {
+                    Action::Reject(486)
+                });
+            }
+            Node::Hangup => self.end(out),
+            Node::Message {
+                answer,
+                repeat,
+                sound,
+                ..
+            } => {
+                if !self.answered {
+                    if *answer {
+                        self.answered = true;
+                        out.push(Action::Answer);
+                    } else if !self.early {
+                        self.early = true;
+                        out.push(Action::EarlyMedia);
+                    }
+                }
+                self.phase = Phase::Playing;
+                out.push(Action::Play {
+                    sound: *sound,
+                    times: repeat.saturating_add(1),
+                });
+            }
+            other => {
+                self.phase = Phase::Ended;
+                out.push(Action::Unsupported {
+                    node: self.node,
+                    what: other.kind(),
+                });
+            }
+        }
+    }
+}
