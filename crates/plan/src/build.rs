@@ -150,13 +150,7 @@ impl<'s, 'l, L: SoundLoader> Builder<'s, 'l, L> {
         };
         let Some(&index) = map.get(name) else {
             let section = if kind == "voicemail" { "user" } else { kind };
-            let mut known: Vec<&str> = map.keys().map(String::as_str).collect();
-            known.sort_unstable();
-            let hint = if known.is_empty() {
-                format!("there is no [[{section}]] in this file")
-            } else {
-                format!("known {section} ids: {}", known.join(", "))
-            };
+            let hint = known_ids(section, map);
             self.sink.hint(
                 &span,
                 format!("`{key}` refers to unknown {section} `{name}`"),
@@ -223,6 +217,17 @@ impl<'s, 'l, L: SoundLoader> Builder<'s, 'l, L> {
         let id = SoundId(u32::try_from(self.sounds.len()).map_err(|_| "too many sounds")?);
         self.sounds.push(sound);
         Ok(id)
+    }
+}
+
+/// A hint listing the ids a reference could have meant.
+pub(crate) fn known_ids(section: &str, map: &HashMap<String, usize>) -> String {
+    let mut known: Vec<&str> = map.keys().map(String::as_str).collect();
+    known.sort_unstable();
+    if known.is_empty() {
+        format!("there is no [[{section}]] in this file")
+    } else {
+        format!("known {section} ids: {}", known.join(", "))
     }
 }
 

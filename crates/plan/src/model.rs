@@ -91,7 +91,8 @@ pub struct User {
     pub password: Option<String>,
     /// Where voicemail is sent.
     pub email: Option<String>,
-    /// Whether the user has a voicemail box (`voicemail:ID`).
+    /// Whether the user has a voicemail box (`voicemail:ID`): `voicemail = true`, or implied
+    /// when the key is absent and the user's own `forward` goes to `voicemail:ID`.
     pub voicemail: bool,
     /// Web app rights.
     pub roles: Vec<Role>,

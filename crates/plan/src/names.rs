@@ -27,7 +27,7 @@ pub(crate) struct Names {
     pub(crate) queues: HashMap<String, usize>,
     pub(crate) ivrs: HashMap<String, usize>,
     pub(crate) schedules: HashMap<String, usize>,
-    /// Users with `voicemail = true`.
+    /// Users with a voicemail box (see [`has_voicemail`]).
     pub(crate) voicemail: Vec<bool>,
 }
 
@@ -48,6 +48,25 @@ fn index(tables: &[Table<'_, '_>]) -> HashMap<String, usize> {
     map
 }
 
+/// `voicemail = true`, or no `voicemail` key and the user's own `forward` sends calls to
+/// `voicemail:<own id>` (forwarding to one's own box implies having one, as in example.toml).
+pub(crate) fn has_voicemail(t: &Table<'_, '_>) -> bool {
+    match t.get("voicemail").map(|v| v.get_ref()) {
+        Some(DeValue::Boolean(b)) => *b,
+        Some(_) => false,
+        None => {
+            let Some(id) = id_of(t) else { return false };
+            let own = format!("voicemail:{id}");
+            match t.get("forward").map(|v| v.get_ref()) {
+                Some(DeValue::Table(f)) => f
+                    .iter()
+                    .any(|(_, v)| matches!(v.get_ref(), DeValue::String(s) if *s == own)),
+                _ => false,
+            }
+        }
+    }
+}
+
 impl Names {
     pub(crate) fn scan(s: &Sections<'_, '_>) -> Self {
         Names {
@@ -56,16 +75,7 @@ impl Names {
             queues: index(&s.queues),
             ivrs: index(&s.ivrs),
             schedules: index(&s.schedules),
-            voicemail: s
-                .users
-                .iter()
-                .map(|t| {
-                    matches!(
-                        t.get("voicemail").map(|v| v.get_ref()),
-                        Some(DeValue::Boolean(true))
-                    )
-                })
-                .collect(),
+            voicemail: s.users.iter().map(has_voicemail).collect(),
         }
     }
 }

@@ -7,7 +7,7 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use crate::SoundLoader;
-use crate::build::{Builder, Claim, check_unique};
+use crate::build::{Builder, Claim, check_unique, known_ids};
 use crate::dest::normalise_external;
 use crate::graph::NodeId;
 use crate::model::{Ivr, Member, MemberKind, Queue, Strategy};
@@ -28,12 +28,10 @@ fn read_member<L: SoundLoader>(b: &mut Builder<'_, '_, L>, t: &Table<'_, '_>) ->
         (Some(u), None) => match b.names.users.get(u.get_ref()) {
             Some(&i) => MemberKind::User(i),
             None => {
-                let mut known: Vec<&str> = b.names.users.keys().map(String::as_str).collect();
-                known.sort_unstable();
                 b.sink.hint(
                     &u.span(),
                     format!("queue member refers to unknown user `{}`", u.get_ref()),
-                    format!("known user ids: {}", known.join(", ")),
+                    known_ids("user", &b.names.users),
                 );
                 return None;
             }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use toml::Spanned;
 
 use crate::SoundLoader;
-use crate::build::{Builder, Pass, check_unique};
+use crate::build::{Builder, Pass, check_unique, known_ids};
 use crate::cidr::Cidr;
 use crate::graph::Node;
 use crate::model::{Did, Flow, Forward, Message, Role, Trunk, User};
@@ -133,7 +133,8 @@ pub(crate) fn read_users<L: SoundLoader>(
             .and_then(|v| digits(b, "extension", v));
         let password = t.str(&mut b.sink, "password").map(Spanned::into_inner);
         let email = t.str(&mut b.sink, "email").map(Spanned::into_inner);
-        let voicemail = t.bool(&mut b.sink, "voicemail").unwrap_or(false);
+        t.bool(&mut b.sink, "voicemail");
+        let voicemail = crate::names::has_voicemail(t);
         let mut roles = Vec::new();
         for r in t.str_list(&mut b.sink, "roles") {
             match r.get_ref().as_str() {
@@ -338,12 +339,10 @@ pub(crate) fn read_flows<L: SoundLoader>(
             match b.names.users.get(v.get_ref()) {
                 Some(&i) => supervisors.push(i),
                 None => {
-                    let mut known: Vec<&str> = b.names.users.keys().map(String::as_str).collect();
-                    known.sort_unstable();
                     b.sink.hint(
                         &v.span(),
                         format!("unknown supervisor `{}`", v.get_ref()),
-                        format!("supervisors are user ids: {}", known.join(", ")),
+                        known_ids("user", &b.names.users),
                     );
                 }
             }
