@@ -256,3 +256,25 @@ fn load_file_missing_is_one_diagnostic() {
         e[0]
     );
 }
+
+#[test]
+fn schedule_accepts_toml_dates_and_overnight_periods() {
+    let p = compile_ok(
+        r#"[[schedule]]
+id = "s"
+open = ["fri 22:00-02:00", "mon,wed 09:00-12:00"]
+closed_on = [2026-12-24, "2026-12-31"]
+when_open = "hangup"
+when_closed = "busy"
+"#,
+    );
+    let s = &p.schedules[0];
+    assert_eq!(s.closed_on.len(), 2);
+    assert_eq!(s.closed_on[0].to_string(), "2026-12-24");
+    assert!(
+        s.open[0].covers(5, 60),
+        "Saturday 01:00 is inside Friday's night period"
+    );
+    assert!(s.open[1].covers(2, 9 * 60));
+    assert!(!s.open[1].covers(1, 9 * 60));
+}
