@@ -8,6 +8,8 @@
 //! `file:line:col` and a hint. Relative `data_dir`/`sounds_dir` are resolved against the
 //! directory of the config file, not the working directory.
 
+#![warn(missing_docs)]
+
 mod build;
 mod checks;
 mod cidr;

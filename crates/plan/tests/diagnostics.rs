@@ -454,3 +454,15 @@ route = "message:none"
         vec!["v.toml:2:13", "v.toml:5:10", "v.toml:7:10", "v.toml:8:9"]
     );
 }
+
+#[test]
+fn truncated_and_mangled_configs_never_panic() {
+    let src = common::example_source();
+    let mut loader = common::FixtureLoader::default();
+    let path = std::path::Path::new("v.toml");
+    for (i, _) in src.char_indices() {
+        let _ = vaxel_plan::compile(&src[..i], path, &mut loader);
+        let mangled = format!("{}\"{}", &src[..i], &src[i..]);
+        let _ = vaxel_plan::compile(&mangled, path, &mut loader);
+    }
+}
