@@ -1,0 +1,210 @@
+//! The RTP scheduler: one thread per core paces every outgoing stream it owns in one batch
+//! per 20 ms tick, on absolute deadlines, so no stream needs a task or a timer of its own and
+//! nothing drifts over an hour.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Instant;
+
+use tokio::sync::mpsc::UnboundedSender;
+use vaxel_media::{Codec, MAX_CATCH_UP, Pacer, Playout, Prompt, RtpSender, SAMPLES_PER_FRAME};
+
+use crate::metrics::Metrics;
+
+/// A stream's id: the engine uses the call's id.
+pub type StreamId = u64;
+
+/// Orders for a scheduler thread.
+pub enum Command {
+    /// Start sending on `socket` to `remote`.
+    Start {
+        /// Stream id.
+        id: StreamId,
+        /// The call's RTP socket (non-blocking).
+        socket: Arc<UdpSocket>,
+        /// Where the caller wants RTP.
+        remote: SocketAddr,
+        /// Negotiated codec.
+        codec: Codec,
+        /// SSRC, first sequence number and timestamp.
+        rtp: RtpSender,
+    },
+    /// Queue a prompt `times` times after whatever is playing.
+    Play {
+        /// Stream id.
+        id: StreamId,
+        /// The shared prompt.
+        prompt: Prompt,
+        /// How many times.
+        times: u32,
+    },
+    /// Stop and forget the stream.
+    Stop {
+        /// Stream id.
+        id: StreamId,
+    },
+    /// End the thread.
+    Shutdown,
+}
+
+/// What the scheduler tells the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// The last queued frame of a stream has been sent.
+    PlaybackDone(StreamId),
+}
+
+struct Stream {
+    socket: Arc<UdpSocket>,
+    remote: SocketAddr,
+    codec: Codec,
+    rtp: RtpSender,
+    playout: Playout,
+    /// Whether PlaybackDone was sent for the current queue.
+    reported: bool,
+}
+
+/// Handles to the scheduler threads; streams are spread over them by id.
+#[derive(Clone)]
+pub struct Scheduler {
+    threads: Arc<Vec<mpsc::Sender<Command>>>,
+}
+
+impl Scheduler {
+    /// Starts `threads` scheduler threads (normally one per core).
+    pub fn start(threads: usize, events: UnboundedSender<MediaEvent>, metrics: Arc<Metrics>) -> std::io::Result<Scheduler> {
+        let mut senders = Vec::new();
+        for n in 0..threads.max(1) {
+            let (tx, rx) = mpsc::channel();
+            let events = events.clone();
+            let metrics = metrics.clone();
+            thread::Builder::new().name(format!("vaxel-rtp-{n}")).spawn(move || run(rx, events, metrics))?;
+            senders.push(tx);
+        }
+        Ok(Scheduler { threads: Arc::new(senders) })
+    }
+
+    /// Sends a command to the thread that owns stream `id`.
+    pub fn send(&self, cmd: Command) {
+        let id = match &cmd {
+            Command::Start { id, .. } | Command::Play { id, .. } | Command::Stop { id } => *id,
+            Command::Shutdown => {
+                for t in self.threads.iter() {
+                    let _ = t.send(Command::Shutdown);
+                }
+                return;
+            }
+        };
+        let n = self.threads.len().max(1);
+        if let Some(t) = self.threads.get((id as usize) % n) {
+            // The thread only ends on Shutdown, after which commands are moot.
+            let _ = t.send(cmd);
+        }
+    }
+}
+
+fn run(rx: mpsc::Receiver<Command>, events: UnboundedSender<MediaEvent>, metrics: Arc<Metrics>) {
+    let mut streams: HashMap<StreamId, Stream> = HashMap::new();
+    let mut pacer = Pacer::new(Instant::now());
+    let mut buf = Vec::with_capacity(12 + SAMPLES_PER_FRAME);
+    loop {
+        // Commands first, so a Play that follows a PlaybackDone lands before the next tick.
+        loop {
+            match rx.try_recv() {
+                Ok(cmd) => {
+                    if !apply(cmd, &mut streams) {
+                        return;
+                    }
+                }
+                Err(mpsc::TryRecvError::Disconnected) => return,
+                Err(mpsc::TryRecvError::Empty) => break,
+            }
+        }
+        let now = Instant::now();
+        let due = pacer.frames_due(now);
+        if due == 0 {
+            let wait = pacer.next_deadline().saturating_duration_since(now);
+            if streams.is_empty() {
+                // Idle: block on the next command (or the tick, whichever first).
+                match rx.recv_timeout(wait) {
+                    Ok(cmd) => {
+                        if !apply(cmd, &mut streams) {
+                            return;
+                        }
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            } else {
+                thread::sleep(wait);
+            }
+            continue;
+        }
+        // After a stall longer than MAX_CATCH_UP frames, skip ahead rather than burst.
+        let frames = if due > MAX_CATCH_UP {
+            let skipped = pacer.resync(now);
+            for s in streams.values_mut() {
+                s.rtp.skip((skipped as u32).saturating_mul(SAMPLES_PER_FRAME as u32));
+            }
+            1
+        } else {
+            due
+        };
+        for _ in 0..frames {
+            tick(&mut streams, &mut buf, &events, &metrics);
+            pacer.advance();
+        }
+    }
+}
+
+/// Applies one command; false means shut down.
+fn apply(cmd: Command, streams: &mut HashMap<StreamId, Stream>) -> bool {
+    match cmd {
+        Command::Start { id, socket, remote, codec, rtp } => {
+            streams.insert(id, Stream { socket, remote, codec, rtp, playout: Playout::new(), reported: true });
+        }
+        Command::Play { id, prompt, times } => {
+            if let Some(s) = streams.get_mut(&id) {
+                s.playout.push(prompt, times);
+                s.reported = false;
+            }
+        }
+        Command::Stop { id } => {
+            streams.remove(&id);
+        }
+        Command::Shutdown => return false,
+    }
+    true
+}
+
+/// One 20 ms batch: a frame for every stream with something to play.
+fn tick(streams: &mut HashMap<StreamId, Stream>, buf: &mut Vec<u8>, events: &UnboundedSender<MediaEvent>, metrics: &Metrics) {
+    let mut sent = 0u64;
+    let mut errors = 0u64;
+    for (id, s) in streams.iter_mut() {
+        match s.playout.next_frame(s.codec) {
+            Some(frame) => {
+                buf.clear();
+                s.rtp.write_packet(frame, buf);
+                match s.socket.send_to(buf, s.remote) {
+                    Ok(_) => sent += 1,
+                    Err(_) => errors += 1,
+                }
+            }
+            // Nothing to play: time still passes on the stream's clock.
+            None => s.rtp.skip(SAMPLES_PER_FRAME as u32),
+        }
+        if !s.reported && s.playout.is_idle() {
+            // Reported as the last frame leaves, so the next prompt can follow seamlessly.
+            s.reported = true;
+            let _ = events.send(MediaEvent::PlaybackDone(*id));
+        }
+    }
+    metrics.rtp_packets_sent.fetch_add(sent, Ordering::Relaxed);
+    metrics.rtp_send_errors.fetch_add(errors, Ordering::Relaxed);
+}

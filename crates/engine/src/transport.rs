@@ -1,0 +1,259 @@
+//! SIP over UDP and TCP: listener tasks that frame and parse messages (so parsing runs in
+//! parallel with the call logic) and hand them to the switch; the send side for the switch.
+//!
+//! Malformed requests are answered here, statelessly, with the 400 or 505 the parser builds;
+//! anything hopeless is dropped with a debug log. A torn or abusive TCP stream only ever
+//! closes its own connection.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{Semaphore, mpsc};
+use tracing::debug;
+use vaxel_sip::{Message, StreamFramer, parse};
+use vaxel_txn::{Peer, Transport};
+
+use crate::metrics::Metrics;
+
+/// Largest SIP message accepted, on any transport.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Most TCP connections open at once; more are refused at accept.
+const MAX_TCP_CONNECTIONS: usize = 4096;
+/// A TCP connection with no traffic for this long is closed.
+const TCP_IDLE: Duration = Duration::from_secs(300);
+/// A TCP connection holding half a message this long without progress is closed (RFC 4475 clerr).
+const TCP_PARTIAL: Duration = Duration::from_secs(32);
+
+/// A parsed message on its way to the switch.
+#[derive(Debug)]
+pub struct Inbound {
+    /// The message.
+    pub msg: Message,
+    /// Who sent it, on which socket or connection.
+    pub peer: Peer,
+}
+
+/// Our own address on one transport, for Via and Contact.
+#[derive(Debug, Clone, Copy)]
+pub struct Local {
+    /// Transport.
+    pub transport: Transport,
+    /// Address to advertise (the listen address, or media_address for a wildcard listen).
+    pub addr: SocketAddr,
+}
+
+/// The sockets the switch sends on.
+pub struct Transports {
+    udp: Vec<(Arc<UdpSocket>, Local)>,
+    tcp: Vec<Local>,
+    conns: DashMap<u64, mpsc::Sender<Arc<[u8]>>>,
+    next_conn: AtomicU64,
+    metrics: Arc<Metrics>,
+}
+
+impl Transports {
+    /// Binds every listen address; `advertise` replaces wildcard addresses in Via/Contact.
+    pub async fn bind(
+        udp: &[SocketAddr],
+        tcp: &[SocketAddr],
+        advertise: IpAddr,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<(Arc<Transports>, Vec<TcpListener>)> {
+        let fix = |a: SocketAddr| if a.ip().is_unspecified() { SocketAddr::new(advertise, a.port()) } else { a };
+        let mut socks = Vec::new();
+        for a in udp {
+            let s = UdpSocket::bind(a).await?;
+            let local = Local { transport: Transport::Udp, addr: fix(s.local_addr()?) };
+            socks.push((Arc::new(s), local));
+        }
+        let mut listeners = Vec::new();
+        let mut tcp_locals = Vec::new();
+        for a in tcp {
+            let l = TcpListener::bind(a).await?;
+            tcp_locals.push(Local { transport: Transport::Tcp, addr: fix(l.local_addr()?) });
+            listeners.push(l);
+        }
+        let t = Transports { udp: socks, tcp: tcp_locals, conns: DashMap::new(), next_conn: AtomicU64::new(1), metrics };
+        Ok((Arc::new(t), listeners))
+    }
+
+    /// Our address on the transport of `peer` (the socket it used, for UDP).
+    pub fn local_for(&self, peer: &Peer) -> Option<Local> {
+        match peer.transport {
+            Transport::Udp => {
+                let i = peer.conn.unwrap_or(0) as usize;
+                self.udp.get(i).or_else(|| self.udp.first()).map(|(_, l)| *l)
+            }
+            Transport::Tcp => self.tcp.first().copied(),
+        }
+    }
+
+    /// Sends without waiting: UDP straight from the socket (a full buffer defers to a task),
+    /// TCP through the connection's writer.
+    pub fn send(&self, peer: Peer, bytes: Arc<[u8]>) {
+        self.metrics.sip_sent.fetch_add(1, Ordering::Relaxed);
+        match peer.transport {
+            Transport::Udp => {
+                let i = peer.conn.unwrap_or(0) as usize;
+                let Some((sock, _)) = self.udp.get(i).or_else(|| self.udp.first()) else { return };
+                match sock.try_send_to(&bytes, peer.addr) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        let sock = sock.clone();
+                        tokio::spawn(async move {
+                            let _ = sock.send_to(&bytes, peer.addr).await;
+                        });
+                    }
+                    Err(e) => debug!(peer = %peer.addr, error = %e, "udp send failed"),
+                }
+            }
+            Transport::Tcp => {
+                let Some(conn) = peer.conn else { return };
+                match self.conns.get(&conn) {
+                    Some(tx) => {
+                        if tx.try_send(bytes).is_err() {
+                            debug!(conn, "tcp connection gone or stalled; message dropped");
+                        }
+                    }
+                    None => debug!(conn, peer = %peer.addr, "tcp connection closed; message dropped"),
+                }
+            }
+        }
+    }
+
+    /// Starts the reader tasks: every parsed message goes to `tx`.
+    pub fn spawn_readers(self: &Arc<Self>, listeners: Vec<TcpListener>, tx: mpsc::Sender<Inbound>) {
+        for (i, (sock, _)) in self.udp.iter().enumerate() {
+            let me = self.clone();
+            let sock = sock.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move { me.udp_loop(i as u64, sock, tx).await });
+        }
+        let limit = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
+        for l in listeners {
+            let me = self.clone();
+            let tx = tx.clone();
+            let limit = limit.clone();
+            tokio::spawn(async move { me.accept_loop(l, tx, limit).await });
+        }
+    }
+
+    async fn udp_loop(self: Arc<Self>, index: u64, sock: Arc<UdpSocket>, tx: mpsc::Sender<Inbound>) {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let (n, from) = match sock.recv_from(&mut buf).await {
+                Ok(x) => x,
+                // ICMP port unreachable and the like surface here on some systems: keep going.
+                Err(e) => {
+                    debug!(error = %e, "udp recv error");
+                    continue;
+                }
+            };
+            self.metrics.sip_received.fetch_add(1, Ordering::Relaxed);
+            let peer = Peer { transport: Transport::Udp, addr: from, conn: Some(index) };
+            let Some(data) = buf.get(..n) else { continue };
+            if n > MAX_MESSAGE {
+                self.metrics.sip_parse_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if data.iter().all(|b| b.is_ascii_whitespace()) {
+                continue; // RFC 5626 keep-alive
+            }
+            match parse(data) {
+                Ok(msg) => {
+                    if tx.try_send(Inbound { msg, peer }).is_err() {
+                        self.metrics.sip_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => self.reject(peer, &e),
+            }
+        }
+    }
+
+    fn reject(&self, peer: Peer, e: &vaxel_sip::ParseError) {
+        self.metrics.sip_parse_errors.fetch_add(1, Ordering::Relaxed);
+        debug!(peer = %peer.addr, error = %e, "unparsable SIP message");
+        if let Some(resp) = e.response() {
+            self.send(peer, resp.to_bytes().into());
+        }
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: TcpListener, tx: mpsc::Sender<Inbound>, limit: Arc<Semaphore>) {
+        loop {
+            let (stream, from) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    debug!(error = %e, "tcp accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = limit.clone().try_acquire_owned() else {
+                debug!(peer = %from, "too many tcp connections; refused");
+                continue;
+            };
+            let me = self.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                me.connection(stream, from, tx).await;
+                drop(permit);
+            });
+        }
+    }
+
+    async fn connection(self: Arc<Self>, stream: TcpStream, from: SocketAddr, tx: mpsc::Sender<Inbound>) {
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (mut rd, mut wr) = stream.into_split();
+        let (wtx, mut wrx) = mpsc::channel::<Arc<[u8]>>(256);
+        self.conns.insert(id, wtx);
+        let writer = tokio::spawn(async move {
+            while let Some(b) = wrx.recv().await {
+                if wr.write_all(&b).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let peer = Peer::tcp(from, id);
+        let mut framer = StreamFramer::new(MAX_MESSAGE);
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut last_progress = Instant::now();
+        'read: loop {
+            let wait = if framer.buffered() > 0 { TCP_PARTIAL.saturating_sub(last_progress.elapsed()) } else { TCP_IDLE };
+            let n = match tokio::time::timeout(wait, rd.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                Ok(Ok(n)) => n,
+            };
+            let Some(data) = buf.get(..n) else { break };
+            framer.push(data);
+            while let Some(result) = framer.next_message() {
+                last_progress = Instant::now();
+                self.metrics.sip_received.fetch_add(1, Ordering::Relaxed);
+                match result {
+                    Ok(msg) => {
+                        if tx.send(Inbound { msg, peer }).await.is_err() {
+                            break 'read;
+                        }
+                    }
+                    Err(e) => {
+                        self.reject(peer, &e);
+                        if e.is_fatal_for_stream() {
+                            break 'read;
+                        }
+                    }
+                }
+            }
+            if framer.buffered() == 0 {
+                last_progress = Instant::now();
+            }
+        }
+        // Let queued answers (e.g. the 400 for a broken stream) go out before closing.
+        self.conns.remove(&id);
+        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+        debug!(peer = %from, conn = id, "tcp connection closed");
+    }
+}
