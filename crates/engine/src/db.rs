@@ -61,16 +61,31 @@ const MIGRATIONS: &[&str] = &[
 
 /// Opens (creating if needed) `data_dir/vaxel.db` and brings its schema up to date.
 pub fn open(data_dir: &Path) -> Result<Connection, DbError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| DbError::Io { path: data_dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(data_dir).map_err(|source| DbError::Io {
+        path: data_dir.to_path_buf(),
+        source,
+    })?;
     let path = data_dir.join("vaxel.db");
-    let err = |source| DbError::Sqlite { path: path.clone(), source };
+    let err = |source| DbError::Sqlite {
+        path: path.clone(),
+        source,
+    };
     let conn = Connection::open(&path).map_err(err)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-    conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(err)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-        conn.execute_batch(&format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1)).map_err(err)?;
+        conn.execute_batch(&format!(
+            "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        ))
+        .map_err(err)?;
     }
     Ok(conn)
 }
@@ -112,8 +127,13 @@ impl CdrWriter {
     /// Starts the writer thread on an open connection.
     pub fn start(conn: Connection) -> std::io::Result<CdrWriter> {
         let (tx, rx) = mpsc::channel::<CallRecord>();
-        let thread = thread::Builder::new().name("vaxel-cdr".into()).spawn(move || write_loop(conn, rx))?;
-        Ok(CdrWriter { tx: Some(tx), thread: Some(thread) })
+        let thread = thread::Builder::new()
+            .name("vaxel-cdr".into())
+            .spawn(move || write_loop(conn, rx))?;
+        Ok(CdrWriter {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// Queues a record; never blocks.
@@ -156,7 +176,17 @@ fn insert_batch(conn: &mut Connection, batch: &[CallRecord]) -> rusqlite::Result
         )?;
         for r in batch {
             stmt.execute(params![
-                r.call_id, r.source, r.caller, r.callee, r.route, r.started_at, r.answered_at, r.ended_at, r.outcome, r.status, r.end_reason
+                r.call_id,
+                r.source,
+                r.caller,
+                r.callee,
+                r.route,
+                r.started_at,
+                r.answered_at,
+                r.ended_at,
+                r.outcome,
+                r.status,
+                r.end_reason
             ])?;
         }
     }
@@ -193,9 +223,15 @@ mod tests {
         }
         w.finish();
         let conn = open(&dir).expect("reopen");
-        let n: i64 = conn.query_row("SELECT count(*) FROM cdr WHERE status = 486", [], |r| r.get(0)).expect("count");
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM cdr WHERE status = 486", [], |r| {
+                r.get(0)
+            })
+            .expect("count");
         assert_eq!(n, 2500);
-        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).expect("version");
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
         assert_eq!(v, MIGRATIONS.len() as i64);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -48,7 +48,10 @@ pub enum EngineError {
 }
 
 fn render(d: &[Diagnostic]) -> String {
-    d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
+    d.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {
@@ -79,15 +82,21 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
     let started = Instant::now();
     let plan = Arc::new(load_plan(&opts.config, &mut loader).map_err(EngineError::Config)?);
     info!(summary = %plan.summary(), elapsed_ms = started.elapsed().as_millis() as u64, "dial plan compiled");
-    let clock = opts.now.map(Clock::starting_at).unwrap_or_else(Clock::system);
+    let clock = opts
+        .now
+        .map(Clock::starting_at)
+        .unwrap_or_else(Clock::system);
 
     let conn = db::open(&plan.server.data_dir)?;
     let cdr = db::CdrWriter::start(conn).map_err(io("cdr writer thread"))?;
     let metrics = Arc::new(metrics::Metrics::default());
 
     let (media_tx, mut media_rx) = mpsc::unbounded_channel();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let scheduler = scheduler::Scheduler::start(cores, media_tx, metrics.clone()).map_err(io("rtp scheduler threads"))?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let scheduler = scheduler::Scheduler::start(cores, media_tx, metrics.clone())
+        .map_err(io("rtp scheduler threads"))?;
 
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
@@ -95,22 +104,37 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
         match l.transport {
             vaxel_plan::Transport::Udp => udp.push(l.addr),
             vaxel_plan::Transport::Tcp => tcp.push(l.addr),
-            vaxel_plan::Transport::Tls => warn!(addr = %l.addr, "tls:// listeners are not served yet; skipped"),
+            vaxel_plan::Transport::Tls => {
+                warn!(addr = %l.addr, "tls:// listeners are not served yet; skipped")
+            }
         }
     }
-    let (transports, listeners) = transport::Transports::bind(&udp, &tcp, plan.server.media_address, metrics.clone())
-        .await
-        .map_err(io("binding SIP listen addresses"))?;
+    let (transports, listeners) =
+        transport::Transports::bind(&udp, &tcp, plan.server.media_address, metrics.clone())
+            .await
+            .map_err(io("binding SIP listen addresses"))?;
     let (in_tx, mut in_rx) = mpsc::channel(8192);
     transports.spawn_readers(listeners, in_tx);
-    let http = http::serve(plan.server.http, http::HttpState { metrics: metrics.clone() })
-        .await
-        .map_err(io(format!("binding http {}", plan.server.http)))?;
+    let http = http::serve(
+        plan.server.http,
+        http::HttpState {
+            metrics: metrics.clone(),
+        },
+    )
+    .await
+    .map_err(io(format!("binding http {}", plan.server.http)))?;
 
     let (ctl_tx, mut ctl_rx) = mpsc::channel(8);
     spawn_signals(ctl_tx).map_err(io("signal handlers"))?;
 
-    let mut switch = switch::Switch::new(plan, scheduler.clone(), transports, metrics.clone(), cdr, clock);
+    let mut switch = switch::Switch::new(
+        plan,
+        scheduler.clone(),
+        transports,
+        metrics.clone(),
+        cdr,
+        clock,
+    );
     info!(sip = ?udp.iter().chain(tcp.iter()).collect::<Vec<_>>(), "vaxel is taking calls");
 
     let mut stop_by: Option<Instant> = None;

@@ -25,7 +25,8 @@ impl SoundLoader for PromptLoader {
             }
         }
         let prompt = Prompt::load(path).map_err(|e| e.to_string())?;
-        self.cache.insert(path.to_path_buf(), (mtime, prompt.clone()));
+        self.cache
+            .insert(path.to_path_buf(), (mtime, prompt.clone()));
         Ok(prompt)
     }
 }

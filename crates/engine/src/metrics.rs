@@ -43,29 +43,93 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
         let counters: [(&str, &str, &AtomicU64); 12] = [
-            ("vaxel_sip_messages_received_total", "SIP messages received", &self.sip_received),
-            ("vaxel_sip_messages_sent_total", "SIP messages sent, retransmissions included", &self.sip_sent),
-            ("vaxel_sip_parse_errors_total", "SIP messages that did not parse", &self.sip_parse_errors),
-            ("vaxel_sip_dropped_total", "SIP messages dropped under overload", &self.sip_dropped),
+            (
+                "vaxel_sip_messages_received_total",
+                "SIP messages received",
+                &self.sip_received,
+            ),
+            (
+                "vaxel_sip_messages_sent_total",
+                "SIP messages sent, retransmissions included",
+                &self.sip_sent,
+            ),
+            (
+                "vaxel_sip_parse_errors_total",
+                "SIP messages that did not parse",
+                &self.sip_parse_errors,
+            ),
+            (
+                "vaxel_sip_dropped_total",
+                "SIP messages dropped under overload",
+                &self.sip_dropped,
+            ),
             ("vaxel_calls_total", "Call attempts", &self.calls_total),
-            ("vaxel_calls_answered_total", "Calls answered", &self.calls_answered),
-            ("vaxel_calls_rejected_total", "Calls given a final error response", &self.calls_rejected),
-            ("vaxel_rtp_packets_sent_total", "RTP packets sent", &self.rtp_packets_sent),
-            ("vaxel_rtp_send_errors_total", "RTP packets that could not be sent", &self.rtp_send_errors),
-            ("vaxel_rtp_packets_received_total", "RTP packets received", &self.rtp_packets_received),
-            ("vaxel_reloads_total", "Config reloads that took effect", &self.reloads_ok),
-            ("vaxel_reloads_failed_total", "Config reloads refused", &self.reloads_failed),
+            (
+                "vaxel_calls_answered_total",
+                "Calls answered",
+                &self.calls_answered,
+            ),
+            (
+                "vaxel_calls_rejected_total",
+                "Calls given a final error response",
+                &self.calls_rejected,
+            ),
+            (
+                "vaxel_rtp_packets_sent_total",
+                "RTP packets sent",
+                &self.rtp_packets_sent,
+            ),
+            (
+                "vaxel_rtp_send_errors_total",
+                "RTP packets that could not be sent",
+                &self.rtp_send_errors,
+            ),
+            (
+                "vaxel_rtp_packets_received_total",
+                "RTP packets received",
+                &self.rtp_packets_received,
+            ),
+            (
+                "vaxel_reloads_total",
+                "Config reloads that took effect",
+                &self.reloads_ok,
+            ),
+            (
+                "vaxel_reloads_failed_total",
+                "Config reloads refused",
+                &self.reloads_failed,
+            ),
         ];
         for (name, help, v) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
         }
         let gauges: [(&str, &str, &AtomicI64); 3] = [
-            ("vaxel_calls_active", "Calls in progress", &self.calls_active),
-            ("vaxel_sip_transactions", "Live SIP transactions", &self.transactions),
-            ("vaxel_rtp_ports_free", "RTP ports free", &self.rtp_ports_free),
+            (
+                "vaxel_calls_active",
+                "Calls in progress",
+                &self.calls_active,
+            ),
+            (
+                "vaxel_sip_transactions",
+                "Live SIP transactions",
+                &self.transactions,
+            ),
+            (
+                "vaxel_rtp_ports_free",
+                "RTP ports free",
+                &self.rtp_ports_free,
+            ),
         ];
         for (name, help, v) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}", v.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
         }
         out
     }

@@ -76,16 +76,24 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Starts `threads` scheduler threads (normally one per core).
-    pub fn start(threads: usize, events: UnboundedSender<MediaEvent>, metrics: Arc<Metrics>) -> std::io::Result<Scheduler> {
+    pub fn start(
+        threads: usize,
+        events: UnboundedSender<MediaEvent>,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Scheduler> {
         let mut senders = Vec::new();
         for n in 0..threads.max(1) {
             let (tx, rx) = mpsc::channel();
             let events = events.clone();
             let metrics = metrics.clone();
-            thread::Builder::new().name(format!("vaxel-rtp-{n}")).spawn(move || run(rx, events, metrics))?;
+            thread::Builder::new()
+                .name(format!("vaxel-rtp-{n}"))
+                .spawn(move || run(rx, events, metrics))?;
             senders.push(tx);
         }
-        Ok(Scheduler { threads: Arc::new(senders) })
+        Ok(Scheduler {
+            threads: Arc::new(senders),
+        })
     }
 
     /// Sends a command to the thread that owns stream `id`.
@@ -149,7 +157,8 @@ fn run(rx: mpsc::Receiver<Command>, events: UnboundedSender<MediaEvent>, metrics
         let frames = if due > MAX_CATCH_UP {
             let skipped = pacer.resync(now);
             for s in streams.values_mut() {
-                s.rtp.skip((skipped as u32).saturating_mul(SAMPLES_PER_FRAME as u32));
+                s.rtp
+                    .skip((skipped as u32).saturating_mul(SAMPLES_PER_FRAME as u32));
             }
             1
         } else {
@@ -165,8 +174,24 @@ fn run(rx: mpsc::Receiver<Command>, events: UnboundedSender<MediaEvent>, metrics
 /// Applies one command; false means shut down.
 fn apply(cmd: Command, streams: &mut HashMap<StreamId, Stream>) -> bool {
     match cmd {
-        Command::Start { id, socket, remote, codec, rtp } => {
-            streams.insert(id, Stream { socket, remote, codec, rtp, playout: Playout::new(), reported: true });
+        Command::Start {
+            id,
+            socket,
+            remote,
+            codec,
+            rtp,
+        } => {
+            streams.insert(
+                id,
+                Stream {
+                    socket,
+                    remote,
+                    codec,
+                    rtp,
+                    playout: Playout::new(),
+                    reported: true,
+                },
+            );
         }
         Command::Play { id, prompt, times } => {
             if let Some(s) = streams.get_mut(&id) {
@@ -183,7 +208,12 @@ fn apply(cmd: Command, streams: &mut HashMap<StreamId, Stream>) -> bool {
 }
 
 /// One 20 ms batch: a frame for every stream with something to play.
-fn tick(streams: &mut HashMap<StreamId, Stream>, buf: &mut Vec<u8>, events: &UnboundedSender<MediaEvent>, metrics: &Metrics) {
+fn tick(
+    streams: &mut HashMap<StreamId, Stream>,
+    buf: &mut Vec<u8>,
+    events: &UnboundedSender<MediaEvent>,
+    metrics: &Metrics,
+) {
     let mut sent = 0u64;
     let mut errors = 0u64;
     for (id, s) in streams.iter_mut() {

@@ -13,7 +13,9 @@ use vaxel_media::{Codec, Prompt, RtpSender, tones};
 use vaxel_plan::{Action, Event, Plan, Walk};
 use vaxel_sdp::{SessionDescription, negotiate};
 use vaxel_sip::{Method, Request, Response, SipMessage, UasPolicy, Via, check_request};
-use vaxel_txn::{ClientTxn, Core, Dialog, Output, Peer, ServerTxn, TimerConfig, TuEvent, new_branch, new_tag};
+use vaxel_txn::{
+    ClientTxn, Core, Dialog, Output, Peer, ServerTxn, TimerConfig, TuEvent, new_branch, new_tag,
+};
 
 use crate::call::{Call, Media, Phase};
 use crate::clock::Clock;
@@ -24,7 +26,14 @@ use crate::scheduler::{Command, MediaEvent, Scheduler};
 use crate::transport::{Inbound, Transports};
 
 /// Methods we answer; the rest get 501 (unknown) or 405 (known, e.g. REGISTER for now).
-const ALLOW: &[Method] = &[Method::Invite, Method::Ack, Method::Bye, Method::Cancel, Method::Options, Method::Info];
+const ALLOW: &[Method] = &[
+    Method::Invite,
+    Method::Ack,
+    Method::Bye,
+    Method::Cancel,
+    Method::Options,
+    Method::Info,
+];
 /// How long an answered busy route plays the busy tone before the BYE.
 const BUSY_TONE: Duration = Duration::from_secs(3);
 /// Codecs we answer with, in our order of preference when the offer allows both.
@@ -87,7 +96,9 @@ impl Switch {
     ) -> Switch {
         let (low, high) = plan.server.rtp_ports;
         let ports = PortPool::new(low, high);
-        metrics.rtp_ports_free.store(ports.available() as i64, Ordering::Relaxed);
+        metrics
+            .rtp_ports_free
+            .store(ports.available() as i64, Ordering::Relaxed);
         Switch {
             core: Core::new(TimerConfig::default()),
             media_ip: plan.server.media_address,
@@ -153,7 +164,9 @@ impl Switch {
     pub fn handle_media(&mut self, now: Instant, event: MediaEvent) {
         match event {
             MediaEvent::PlaybackDone(id) => {
-                let Some(call) = self.calls.get_mut(&id) else { return };
+                let Some(call) = self.calls.get_mut(&id) else {
+                    return;
+                };
                 if call.hangup_after_playback {
                     self.hang_up(now, id, EndReason::Plan);
                 } else {
@@ -184,7 +197,9 @@ impl Switch {
                 Output::Event(ev) => self.handle_event(now, ev),
             }
         }
-        self.metrics.transactions.store(self.core.len() as i64, Ordering::Relaxed);
+        self.metrics
+            .transactions
+            .store(self.core.len() as i64, Ordering::Relaxed);
     }
 
     fn handle_event(&mut self, now: Instant, ev: TuEvent) {
@@ -231,6 +246,36 @@ impl Switch {
         let _ = self.core.respond(now, txn, resp);
     }
 
+    /// Answers an INVITE that never became a call (unknown number, unusable offer) and
+    /// still writes its call record.
+    fn reject_attempt(
+        &mut self,
+        now: Instant,
+        txn: ServerTxn,
+        req: &Request,
+        peer: Peer,
+        status: u16,
+        route: Option<&str>,
+    ) {
+        self.reply(now, txn, req, status);
+        self.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
+        self.metrics.calls_rejected.fetch_add(1, Ordering::Relaxed);
+        let at = self.clock.at(now).to_string();
+        self.cdr.record(CallRecord {
+            call_id: req.call_id().unwrap_or_default().to_string(),
+            source: source_of(&peer),
+            caller: req.from().ok().map(|f| f.uri.to_string()),
+            callee: req.uri.user_unescaped().unwrap_or_default(),
+            route: route.map(str::to_string),
+            started_at: at.clone(),
+            answered_at: None,
+            ended_at: at,
+            outcome: "rejected",
+            status: Some(status),
+            end_reason: "plan".to_string(),
+        });
+    }
+
     fn on_request(&mut self, now: Instant, txn: ServerTxn, req: Request, peer: Peer) {
         if let Err(resp) = check_request(&req, &self.policy) {
             let _ = self.core.respond(now, txn, resp);
@@ -250,7 +295,11 @@ impl Switch {
             }
             // INFO (DTMF, a later issue) inside a call: acknowledged.
             Method::Info => {
-                let status = if self.find_dialog(&req).is_some() { 200 } else { 481 };
+                let status = if self.find_dialog(&req).is_some() {
+                    200
+                } else {
+                    481
+                };
                 self.reply(now, txn, &req, status);
             }
             _ => self.reply(now, txn, &req, 405),
@@ -293,7 +342,11 @@ impl Switch {
             return;
         }
         let plan = self.plan.clone();
-        if !plan.trunks.iter().any(|t| t.allow.iter().any(|c| c.contains(peer.addr.ip()))) {
+        if !plan
+            .trunks
+            .iter()
+            .any(|t| t.allow.iter().any(|c| c.contains(peer.addr.ip())))
+        {
             info!(source = %peer.addr, "INVITE from outside every trunk's allow list: 403");
             self.reply(now, txn, &req, 403);
             return;
@@ -301,21 +354,31 @@ impl Switch {
         let callee = req.uri.user_unescaped().unwrap_or_default();
         let Some(route) = plan.route_number(&callee) else {
             info!(number = %callee, "unknown number: 404");
-            self.reply(now, txn, &req, 404);
+            self.reject_attempt(now, txn, &req, peer, 404, None);
             return;
         };
         let negotiated = if req.body.is_empty() {
             None
         } else {
-            let offer = std::str::from_utf8(&req.body).ok().and_then(|s| SessionDescription::parse(s).ok());
+            let offer = std::str::from_utf8(&req.body)
+                .ok()
+                .and_then(|s| SessionDescription::parse(s).ok());
             let Some(offer) = offer else {
-                self.reply(now, txn, &req, 400);
+                self.reject_attempt(now, txn, &req, peer, 400, Some(&plan.node_name(route.node)));
                 return;
             };
             match negotiate(&offer, CODECS) {
                 Ok(n) => Some(n),
-                Err(_) => {
-                    self.reply(now, txn, &req, 488);
+                Err(e) => {
+                    debug!(error = %e, "offer not acceptable: 488");
+                    self.reject_attempt(
+                        now,
+                        txn,
+                        &req,
+                        peer,
+                        488,
+                        Some(&plan.node_name(route.node)),
+                    );
                     return;
                 }
             }
@@ -342,9 +405,10 @@ impl Switch {
             started: now,
             answered: None,
             callee,
-            route: plan.node(start).kind().to_string(),
+            route: plan.node_name(start),
         };
-        call.span.in_scope(|| info!(source = %peer.addr, route = %call.route, "incoming call"));
+        call.span
+            .in_scope(|| info!(source = %peer.addr, route = %call.route, "incoming call"));
         self.calls.insert(id, call);
         self.by_txn.insert(txn, id);
         self.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
@@ -363,7 +427,9 @@ impl Switch {
             self.reply(now, txn, &req, 481);
             return;
         };
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if let Some(d) = call.dialog.as_mut() {
             if d.accept_remote_cseq(&req).is_err() {
                 self.reply(now, txn, &req, 500);
@@ -395,7 +461,10 @@ impl Switch {
                     if !self.start_media(now, id) {
                         return;
                     }
-                    let sdp = self.calls.get(&id).and_then(|c| c.media.as_ref().map(|m| m.answer.clone()));
+                    let sdp = self
+                        .calls
+                        .get(&id)
+                        .and_then(|c| c.media.as_ref().map(|m| m.answer.clone()));
                     self.respond(now, id, 183, sdp);
                     if let Some(c) = self.calls.get_mut(&id) {
                         c.early_media = true;
@@ -416,13 +485,22 @@ impl Switch {
                 Action::BusyTone => {
                     if let Some(c) = self.calls.get_mut(&id) {
                         c.hangup_after_playback = true;
-                        self.scheduler.send(Command::Play { id, prompt: self.busy_tone.clone(), times: 1 });
+                        self.scheduler.send(Command::Play {
+                            id,
+                            prompt: self.busy_tone.clone(),
+                            times: 1,
+                        });
                     }
                 }
                 Action::Hangup => self.hang_up(now, id, EndReason::Plan),
                 Action::Unsupported { what, .. } => {
                     if let Some(c) = self.calls.get(&id) {
-                        c.span.in_scope(|| warn!(destination = what, "destination not available in this version"));
+                        c.span.in_scope(|| {
+                            warn!(
+                                destination = what,
+                                "destination not available in this version"
+                            )
+                        });
                     }
                     self.hang_up(now, id, EndReason::Plan);
                 }
@@ -434,7 +512,11 @@ impl Switch {
     fn contact(&self, peer: &Peer) -> String {
         match self.transports.local_for(peer) {
             Some(l) => {
-                let t = if peer.transport.is_reliable() { ";transport=tcp" } else { "" };
+                let t = if peer.transport.is_reliable() {
+                    ";transport=tcp"
+                } else {
+                    ""
+                };
                 format!("<sip:vaxel@{}{t}>", l.addr)
             }
             None => format!("<sip:vaxel@{}>", self.media_ip),
@@ -443,7 +525,9 @@ impl Switch {
 
     /// Sends a response on the call's INVITE transaction, with our tag (and SDP if given).
     fn respond(&mut self, now: Instant, id: u64, status: u16, sdp: Option<String>) {
-        let Some(call) = self.calls.get(&id) else { return };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
         let mut resp = Response::for_request(&call.invite, status);
         add_to_tag(&mut resp, &call.local_tag);
         if (101..300).contains(&status) {
@@ -469,60 +553,101 @@ impl Switch {
     /// Allocates the RTP port and starts the stream; false (after answering with an error
     /// and ending the call) when that is impossible.
     fn start_media(&mut self, now: Instant, id: u64) -> bool {
-        let Some(call) = self.calls.get(&id) else { return false };
+        let Some(call) = self.calls.get(&id) else {
+            return false;
+        };
         if call.media.is_some() {
             return true;
         }
         let Some(neg) = call.negotiated.clone() else {
             // Late offer (no SDP in the INVITE) is not supported yet.
-            call.span.in_scope(|| info!("INVITE without SDP offer needs media: 488"));
+            call.span
+                .in_scope(|| info!("INVITE without SDP offer needs media: 488"));
             self.respond(now, id, 488, None);
             self.end(id, EndReason::Failed, Some(488));
             return false;
         };
         let Some((port, socket)) = self.ports.bind(self.media_ip) else {
-            call.span.in_scope(|| warn!("RTP port range exhausted: 503"));
+            call.span
+                .in_scope(|| warn!("RTP port range exhausted: 503"));
             self.respond(now, id, 503, None);
             self.end(id, EndReason::Failed, Some(503));
             return false;
         };
-        self.metrics.rtp_ports_free.store(self.ports.available() as i64, Ordering::Relaxed);
+        self.metrics
+            .rtp_ports_free
+            .store(self.ports.available() as i64, Ordering::Relaxed);
         let _ = socket.set_nonblocking(true);
         let socket = Arc::new(socket);
         let reader = spawn_rtp_reader(socket.clone(), self.metrics.clone());
         let answer = vaxel_sdp::answer(&neg, self.media_ip, port, id, 1);
-        let rtp = RtpSender::new(fastrand::u32(..), fastrand::u16(..), fastrand::u32(..), neg.payload_type);
-        self.scheduler.send(Command::Start { id, socket, remote: neg.remote, codec: neg.codec, rtp });
+        let rtp = RtpSender::new(
+            fastrand::u32(..),
+            fastrand::u16(..),
+            fastrand::u32(..),
+            neg.payload_type,
+        );
+        self.scheduler.send(Command::Start {
+            id,
+            socket,
+            remote: neg.remote,
+            codec: neg.codec,
+            rtp,
+        });
         if let Some(c) = self.calls.get_mut(&id) {
-            c.media = Some(Media { port, reader, answer });
+            c.media = Some(Media {
+                port,
+                reader,
+                answer,
+            });
         }
         true
     }
 
     fn answer(&mut self, now: Instant, id: u64) {
-        let sdp = self.calls.get(&id).and_then(|c| c.media.as_ref().map(|m| m.answer.clone()));
+        let sdp = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.media.as_ref().map(|m| m.answer.clone()));
         self.respond(now, id, 200, sdp);
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         call.phase = Phase::Answered;
         call.answered = Some(now);
-        match Dialog::new_uas(&call.invite, &call.local_tag, dialog_peer(&call.invite, call.peer), 1) {
+        match Dialog::new_uas(
+            &call.invite,
+            &call.local_tag,
+            dialog_peer(&call.invite, call.peer),
+            1,
+        ) {
             Ok(d) => {
-                self.by_dialog.insert((d.call_id.clone(), d.local_tag.clone()), id);
+                self.by_dialog
+                    .insert((d.call_id.clone(), d.local_tag.clone()), id);
                 call.dialog = Some(d);
             }
-            Err(e) => call.span.in_scope(|| warn!(error = %e, "answered call without a dialog")),
+            Err(e) => call
+                .span
+                .in_scope(|| warn!(error = %e, "answered call without a dialog")),
         }
         self.metrics.calls_answered.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Ends the call from our side: BYE if answered, else a final 480 (503 at shutdown).
     fn hang_up(&mut self, now: Instant, id: u64, reason: EndReason) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         match call.phase {
             Phase::Answered => {
                 let local = self.transports.local_for(&call.peer);
                 if let (Some(dialog), Some(local)) = (call.dialog.as_mut(), local) {
-                    let via = format!("SIP/2.0/{} {};branch={};rport", local.transport.via_token(), local.addr, new_branch(fastrand::u64(..)));
+                    let via = format!(
+                        "SIP/2.0/{} {};branch={};rport",
+                        local.transport.via_token(),
+                        local.addr,
+                        new_branch(fastrand::u64(..))
+                    );
                     match Via::parse(&via) {
                         Ok(via) => {
                             let mut bye = dialog.request(Method::Bye, via);
@@ -538,7 +663,11 @@ impl Switch {
                 self.end(id, reason, None);
             }
             Phase::Early => {
-                let status = if matches!(reason, EndReason::Shutdown) { 503 } else { 480 };
+                let status = if matches!(reason, EndReason::Shutdown) {
+                    503
+                } else {
+                    480
+                };
                 self.respond(now, id, status, None);
                 self.end(id, reason, Some(status));
             }
@@ -547,16 +676,21 @@ impl Switch {
 
     /// Forgets the call: media stopped, port back in the pool, record written.
     fn end(&mut self, id: u64, reason: EndReason, status: Option<u16>) {
-        let Some(call) = self.calls.remove(&id) else { return };
+        let Some(call) = self.calls.remove(&id) else {
+            return;
+        };
         self.by_txn.remove(&call.txn);
         if let Some(d) = &call.dialog {
-            self.by_dialog.remove(&(d.call_id.clone(), d.local_tag.clone()));
+            self.by_dialog
+                .remove(&(d.call_id.clone(), d.local_tag.clone()));
         }
         if let Some(m) = &call.media {
             self.scheduler.send(Command::Stop { id });
             m.reader.abort();
             self.ports.release(m.port);
-            self.metrics.rtp_ports_free.store(self.ports.available() as i64, Ordering::Relaxed);
+            self.metrics
+                .rtp_ports_free
+                .store(self.ports.available() as i64, Ordering::Relaxed);
         }
         self.metrics.calls_active.fetch_sub(1, Ordering::Relaxed);
         let outcome = match (call.phase, status) {
@@ -565,11 +699,12 @@ impl Switch {
             (_, _) if call.early_media => "early-media",
             _ => "rejected",
         };
-        call.span.in_scope(|| info!(outcome, reason = reason.as_str(), status, "call ended"));
+        call.span
+            .in_scope(|| info!(outcome, reason = reason.as_str(), status, "call ended"));
         let ts = |i: Instant| self.clock.at(i).to_string();
         self.cdr.record(CallRecord {
             call_id: call.invite.call_id().unwrap_or_default().to_string(),
-            source: format!("{}:{}", call.peer.transport.via_token().to_ascii_lowercase(), call.peer.addr),
+            source: source_of(&call.peer),
             caller: call.invite.from().ok().map(|f| f.uri.to_string()),
             callee: call.callee.clone(),
             route: Some(call.route.clone()),
@@ -590,8 +725,20 @@ impl Switch {
 
 const SERVER: &str = concat!("vaxel/", env!("CARGO_PKG_VERSION"));
 
+fn source_of(peer: &Peer) -> String {
+    format!(
+        "{}:{}",
+        peer.transport.via_token().to_ascii_lowercase(),
+        peer.addr
+    )
+}
+
 fn allow_list() -> String {
-    ALLOW.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+    ALLOW
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn add_to_tag(resp: &mut Response, tag: &str) {
@@ -614,7 +761,10 @@ fn dialog_peer(invite: &Request, from: Peer) -> Peer {
         let host = c.uri.host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = host.parse::<IpAddr>() {
             let port = c.uri.port.unwrap_or(5060);
-            return Peer { addr: std::net::SocketAddr::new(ip, port), ..from };
+            return Peer {
+                addr: std::net::SocketAddr::new(ip, port),
+                ..from
+            };
         }
     }
     from
@@ -622,14 +772,22 @@ fn dialog_peer(invite: &Request, from: Peer) -> Peer {
 
 /// Reads what the caller sends on the call's RTP port. For now it is counted and dropped;
 /// DTMF (RFC 4733) and bridging will read it.
-fn spawn_rtp_reader(socket: Arc<std::net::UdpSocket>, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+fn spawn_rtp_reader(
+    socket: Arc<std::net::UdpSocket>,
+    metrics: Arc<Metrics>,
+) -> tokio::task::JoinHandle<()> {
     let clone = socket.try_clone();
     tokio::spawn(async move {
         let Ok(std_sock) = clone else { return };
-        let Ok(sock) = tokio::net::UdpSocket::from_std(std_sock) else { return };
+        let Ok(sock) = tokio::net::UdpSocket::from_std(std_sock) else {
+            return;
+        };
         let mut buf = [0u8; 2048];
         while let Ok((n, _)) = sock.recv_from(&mut buf).await {
-            if buf.get(..n).is_some_and(|p| vaxel_media::parse_rtp(p).is_ok()) {
+            if buf
+                .get(..n)
+                .is_some_and(|p| vaxel_media::parse_rtp(p).is_ok())
+            {
                 metrics.rtp_packets_received.fetch_add(1, Ordering::Relaxed);
             }
         }

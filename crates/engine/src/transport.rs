@@ -64,21 +64,39 @@ impl Transports {
         advertise: IpAddr,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Arc<Transports>, Vec<TcpListener>)> {
-        let fix = |a: SocketAddr| if a.ip().is_unspecified() { SocketAddr::new(advertise, a.port()) } else { a };
+        let fix = |a: SocketAddr| {
+            if a.ip().is_unspecified() {
+                SocketAddr::new(advertise, a.port())
+            } else {
+                a
+            }
+        };
         let mut socks = Vec::new();
         for a in udp {
             let s = UdpSocket::bind(a).await?;
-            let local = Local { transport: Transport::Udp, addr: fix(s.local_addr()?) };
+            let local = Local {
+                transport: Transport::Udp,
+                addr: fix(s.local_addr()?),
+            };
             socks.push((Arc::new(s), local));
         }
         let mut listeners = Vec::new();
         let mut tcp_locals = Vec::new();
         for a in tcp {
             let l = TcpListener::bind(a).await?;
-            tcp_locals.push(Local { transport: Transport::Tcp, addr: fix(l.local_addr()?) });
+            tcp_locals.push(Local {
+                transport: Transport::Tcp,
+                addr: fix(l.local_addr()?),
+            });
             listeners.push(l);
         }
-        let t = Transports { udp: socks, tcp: tcp_locals, conns: DashMap::new(), next_conn: AtomicU64::new(1), metrics };
+        let t = Transports {
+            udp: socks,
+            tcp: tcp_locals,
+            conns: DashMap::new(),
+            next_conn: AtomicU64::new(1),
+            metrics,
+        };
         Ok((Arc::new(t), listeners))
     }
 
@@ -87,7 +105,10 @@ impl Transports {
         match peer.transport {
             Transport::Udp => {
                 let i = peer.conn.unwrap_or(0) as usize;
-                self.udp.get(i).or_else(|| self.udp.first()).map(|(_, l)| *l)
+                self.udp
+                    .get(i)
+                    .or_else(|| self.udp.first())
+                    .map(|(_, l)| *l)
             }
             Transport::Tcp => self.tcp.first().copied(),
         }
@@ -100,7 +121,9 @@ impl Transports {
         match peer.transport {
             Transport::Udp => {
                 let i = peer.conn.unwrap_or(0) as usize;
-                let Some((sock, _)) = self.udp.get(i).or_else(|| self.udp.first()) else { return };
+                let Some((sock, _)) = self.udp.get(i).or_else(|| self.udp.first()) else {
+                    return;
+                };
                 match sock.try_send_to(&bytes, peer.addr) {
                     Ok(_) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -120,7 +143,9 @@ impl Transports {
                             debug!(conn, "tcp connection gone or stalled; message dropped");
                         }
                     }
-                    None => debug!(conn, peer = %peer.addr, "tcp connection closed; message dropped"),
+                    None => {
+                        debug!(conn, peer = %peer.addr, "tcp connection closed; message dropped")
+                    }
                 }
             }
         }
@@ -143,7 +168,12 @@ impl Transports {
         }
     }
 
-    async fn udp_loop(self: Arc<Self>, index: u64, sock: Arc<UdpSocket>, tx: mpsc::Sender<Inbound>) {
+    async fn udp_loop(
+        self: Arc<Self>,
+        index: u64,
+        sock: Arc<UdpSocket>,
+        tx: mpsc::Sender<Inbound>,
+    ) {
         let mut buf = vec![0u8; 65_536];
         loop {
             let (n, from) = match sock.recv_from(&mut buf).await {
@@ -155,10 +185,16 @@ impl Transports {
                 }
             };
             self.metrics.sip_received.fetch_add(1, Ordering::Relaxed);
-            let peer = Peer { transport: Transport::Udp, addr: from, conn: Some(index) };
+            let peer = Peer {
+                transport: Transport::Udp,
+                addr: from,
+                conn: Some(index),
+            };
             let Some(data) = buf.get(..n) else { continue };
             if n > MAX_MESSAGE {
-                self.metrics.sip_parse_errors.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .sip_parse_errors
+                    .fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             if data.iter().all(|b| b.is_ascii_whitespace()) {
@@ -176,14 +212,21 @@ impl Transports {
     }
 
     fn reject(&self, peer: Peer, e: &vaxel_sip::ParseError) {
-        self.metrics.sip_parse_errors.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .sip_parse_errors
+            .fetch_add(1, Ordering::Relaxed);
         debug!(peer = %peer.addr, error = %e, "unparsable SIP message");
         if let Some(resp) = e.response() {
             self.send(peer, resp.to_bytes().into());
         }
     }
 
-    async fn accept_loop(self: Arc<Self>, listener: TcpListener, tx: mpsc::Sender<Inbound>, limit: Arc<Semaphore>) {
+    async fn accept_loop(
+        self: Arc<Self>,
+        listener: TcpListener,
+        tx: mpsc::Sender<Inbound>,
+        limit: Arc<Semaphore>,
+    ) {
         loop {
             let (stream, from) = match listener.accept().await {
                 Ok(x) => x,
@@ -206,7 +249,12 @@ impl Transports {
         }
     }
 
-    async fn connection(self: Arc<Self>, stream: TcpStream, from: SocketAddr, tx: mpsc::Sender<Inbound>) {
+    async fn connection(
+        self: Arc<Self>,
+        stream: TcpStream,
+        from: SocketAddr,
+        tx: mpsc::Sender<Inbound>,
+    ) {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (mut rd, mut wr) = stream.into_split();
         let (wtx, mut wrx) = mpsc::channel::<Arc<[u8]>>(256);
@@ -223,7 +271,11 @@ impl Transports {
         let mut buf = vec![0u8; 16 * 1024];
         let mut last_progress = Instant::now();
         'read: loop {
-            let wait = if framer.buffered() > 0 { TCP_PARTIAL.saturating_sub(last_progress.elapsed()) } else { TCP_IDLE };
+            let wait = if framer.buffered() > 0 {
+                TCP_PARTIAL.saturating_sub(last_progress.elapsed())
+            } else {
+                TCP_IDLE
+            };
             let n = match tokio::time::timeout(wait, rd.read(&mut buf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
                 Ok(Ok(n)) => n,

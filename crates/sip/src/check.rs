@@ -23,7 +23,12 @@ fn reply(req: &Request, status: u16) -> Response {
 }
 
 fn allow_header(policy: &UasPolicy) -> String {
-    policy.allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
+    policy
+        .allow
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn is_known(m: &Method) -> bool {
@@ -38,7 +43,11 @@ pub fn check_request(req: &Request, policy: &UasPolicy) -> Result<(), Response> 
     if req.version != "SIP/2.0" {
         return Err(reply(req, 505));
     }
-    if !policy.schemes.iter().any(|s| s.eq_ignore_ascii_case(&req.uri.scheme)) {
+    if !policy
+        .schemes
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(&req.uri.scheme))
+    {
         return Err(reply(req, 416));
     }
     let cseq_ok = req.cseq().is_ok_and(|c| c.method == req.method);
@@ -54,8 +63,12 @@ pub fn check_request(req: &Request, policy: &UasPolicy) -> Result<(), Response> 
         return Err(r);
     }
     if req.method != Method::Cancel {
-        let unsupported: Vec<&str> =
-            req.headers.values("Require").into_iter().filter(|t| !policy.supported.iter().any(|s| s.eq_ignore_ascii_case(t))).collect();
+        let unsupported: Vec<&str> = req
+            .headers
+            .values("Require")
+            .into_iter()
+            .filter(|t| !policy.supported.iter().any(|s| s.eq_ignore_ascii_case(t)))
+            .collect();
         if !unsupported.is_empty() {
             let mut r = reply(req, 420);
             r.headers.push("Unsupported", unsupported.join(", "));
@@ -63,9 +76,14 @@ pub fn check_request(req: &Request, policy: &UasPolicy) -> Result<(), Response> 
         }
     }
     if !req.body.is_empty() {
-        let ok_type = req.content_type().is_some_and(|t| policy.accept.iter().any(|a| a.eq_ignore_ascii_case(&t)));
-        let ok_encoding =
-            req.headers.values("Content-Encoding").into_iter().all(|e| e.trim_matches(is_lws).eq_ignore_ascii_case("identity"));
+        let ok_type = req
+            .content_type()
+            .is_some_and(|t| policy.accept.iter().any(|a| a.eq_ignore_ascii_case(&t)));
+        let ok_encoding = req
+            .headers
+            .values("Content-Encoding")
+            .into_iter()
+            .all(|e| e.trim_matches(is_lws).eq_ignore_ascii_case("identity"));
         if !ok_type || !ok_encoding {
             let mut r = reply(req, 415);
             r.headers.push("Accept", policy.accept.join(", "));
@@ -74,12 +92,22 @@ pub fn check_request(req: &Request, policy: &UasPolicy) -> Result<(), Response> 
     }
     if req.method == Method::Invite && req.headers.get("Accept").is_some() {
         let acceptable = req.headers.values("Accept").into_iter().any(|a| {
-            let t = a.split(';').next().unwrap_or("").trim_matches(is_lws).to_ascii_lowercase();
-            t == "*/*" || t == "application/*" || policy.accept.iter().any(|p| p.eq_ignore_ascii_case(&t))
+            let t = a
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim_matches(is_lws)
+                .to_ascii_lowercase();
+            t == "*/*"
+                || t == "application/*"
+                || policy.accept.iter().any(|p| p.eq_ignore_ascii_case(&t))
         });
         if !acceptable {
             let mut r = reply(req, 406);
-            r.headers.push("Warning", "399 vaxel \"only application/sdp bodies are produced\"");
+            r.headers.push(
+                "Warning",
+                "399 vaxel \"only application/sdp bodies are produced\"",
+            );
             return Err(r);
         }
     }

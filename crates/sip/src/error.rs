@@ -34,7 +34,12 @@ pub struct ParseError {
 impl ParseError {
     /// An error with no message context to answer from.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ParseError { kind, message: message.into(), fatal_for_stream: false, request_headers: None }
+        ParseError {
+            kind,
+            message: message.into(),
+            fatal_for_stream: false,
+            request_headers: None,
+        }
     }
 
     pub(crate) fn fatal(mut self) -> Self {
@@ -72,6 +77,12 @@ impl ParseError {
         let mut warning = self.message.replace(['"', '\\'], "'");
         warning.retain(|c| !c.is_control());
         out.push("Warning", format!("399 vaxel \"{warning}\""));
-        Some(Response { version: "SIP/2.0".into(), status: 400, reason: "Bad Request".into(), headers: out, body: Vec::new() })
+        Some(Response {
+            version: "SIP/2.0".into(),
+            status: 400,
+            reason: "Bad Request".into(),
+            headers: out,
+            body: Vec::new(),
+        })
     }
 }

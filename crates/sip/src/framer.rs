@@ -17,7 +17,11 @@ pub struct StreamFramer {
 impl StreamFramer {
     /// A framer refusing messages over `max` bytes.
     pub fn new(max: usize) -> Self {
-        StreamFramer { buf: Vec::new(), max, failed: false }
+        StreamFramer {
+            buf: Vec::new(),
+            max,
+            failed: false,
+        }
     }
 
     /// Adds received bytes.
@@ -39,7 +43,11 @@ impl StreamFramer {
             return None;
         }
         // CRLF keep-alives (RFC 5626) and stray line ends between messages.
-        let skip = self.buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        let skip = self
+            .buf
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
         self.buf.drain(..skip);
         if self.buf.is_empty() {
             return None;
@@ -47,7 +55,9 @@ impl StreamFramer {
         let (head, body_start) = split_head(&self.buf);
         if body_start == self.buf.len() && !ends_with_blank_line(&self.buf) {
             if self.buf.len() > self.max {
-                return Some(Err(self.fail(ParseError::new(ErrorKind::TooLarge, "headers too large"))));
+                return Some(Err(
+                    self.fail(ParseError::new(ErrorKind::TooLarge, "headers too large"))
+                ));
             }
             return None;
         }
@@ -63,14 +73,17 @@ impl StreamFramer {
         let len = match content_length(&headers) {
             Ok(Some(n)) => n,
             Ok(None) => {
-                let e = ParseError::new(ErrorKind::ContentLength, "no Content-Length on a stream").fatal();
+                let e = ParseError::new(ErrorKind::ContentLength, "no Content-Length on a stream")
+                    .fatal();
                 return Some(Err(self.fail_with_request(e, body_start)));
             }
             Err(e) => return Some(Err(self.fail_with_request(e, body_start))),
         };
         let total = body_start.saturating_add(len);
         if total > self.max {
-            return Some(Err(self.fail(ParseError::new(ErrorKind::TooLarge, "message too large"))));
+            return Some(Err(
+                self.fail(ParseError::new(ErrorKind::TooLarge, "message too large"))
+            ));
         }
         if self.buf.len() < total {
             return None;
@@ -87,7 +100,11 @@ impl StreamFramer {
 
     /// A fatal error that still answers the request: parse its head for the 400.
     fn fail_with_request(&mut self, e: ParseError, head_len: usize) -> ParseError {
-        let head: Vec<u8> = self.buf.get(..head_len).map(<[u8]>::to_vec).unwrap_or_default();
+        let head: Vec<u8> = self
+            .buf
+            .get(..head_len)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
         let answered = match parse_with_limit(&head, self.max) {
             Err(inner) if inner.response().is_some() => inner,
             _ => e.clone(),

@@ -48,12 +48,18 @@ pub struct Headers {
 impl Headers {
     /// The first value of a header.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.list.iter().find(|(n, _)| same_name(n, name)).map(|(_, v)| v.as_str())
+        self.list
+            .iter()
+            .find(|(n, _)| same_name(n, name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every header line of that name, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.list.iter().filter(move |(n, _)| same_name(n, name)).map(|(_, v)| v.as_str())
+        self.list
+            .iter()
+            .filter(move |(n, _)| same_name(n, name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Number of header lines of that name.

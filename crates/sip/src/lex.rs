@@ -101,7 +101,10 @@ pub fn params(s: &str) -> Result<Vec<(String, Option<String>)>, String> {
 }
 
 /// Writes parameters back as `;name=value`.
-pub fn write_params(f: &mut std::fmt::Formatter<'_>, params: &[(String, Option<String>)]) -> std::fmt::Result {
+pub fn write_params(
+    f: &mut std::fmt::Formatter<'_>,
+    params: &[(String, Option<String>)],
+) -> std::fmt::Result {
     for (k, v) in params {
         match v {
             Some(v) => write!(f, ";{k}={v}")?,
@@ -118,7 +121,11 @@ pub fn unescape(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        match (b.get(i), b.get(i + 1).and_then(|c| hex(*c)), b.get(i + 2).and_then(|c| hex(*c))) {
+        match (
+            b.get(i),
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
             (Some(b'%'), Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;

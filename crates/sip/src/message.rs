@@ -23,7 +23,9 @@ impl CSeq {
     /// Parses `NUMBER LWS METHOD`.
     pub fn parse(s: &str) -> Result<CSeq, ParseError> {
         let s = s.trim_matches(is_lws);
-        let (num, method) = s.split_once(is_lws).ok_or_else(|| hdr(format!("bad CSeq `{s}`")))?;
+        let (num, method) = s
+            .split_once(is_lws)
+            .ok_or_else(|| hdr(format!("bad CSeq `{s}`")))?;
         let method = method.trim_matches(is_lws);
         if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) || !is_token(method) {
             return Err(hdr(format!("bad CSeq `{s}`")));
@@ -32,7 +34,10 @@ impl CSeq {
         if seq >= 1 << 31 {
             return Err(hdr("CSeq number out of range (must be below 2^31)"));
         }
-        Ok(CSeq { seq: seq as u32, method: Method::parse(method) })
+        Ok(CSeq {
+            seq: seq as u32,
+            method: Method::parse(method),
+        })
     }
 }
 
@@ -90,18 +95,30 @@ pub trait SipMessage {
 
     /// The topmost Via value.
     fn top_via(&self) -> Result<Via, ParseError> {
-        let v = self.headers().values("Via").into_iter().next().ok_or_else(|| missing("Via"))?;
+        let v = self
+            .headers()
+            .values("Via")
+            .into_iter()
+            .next()
+            .ok_or_else(|| missing("Via"))?;
         Via::parse(v)
     }
 
     /// Every Via value, top first.
     fn vias(&self) -> Result<Vec<Via>, ParseError> {
-        self.headers().values("Via").into_iter().map(Via::parse).collect()
+        self.headers()
+            .values("Via")
+            .into_iter()
+            .map(Via::parse)
+            .collect()
     }
 
     /// Call-ID.
     fn call_id(&self) -> Result<&str, ParseError> {
-        self.headers().get("Call-ID").map(|v| v.trim_matches(is_lws)).ok_or_else(|| missing("Call-ID"))
+        self.headers()
+            .get("Call-ID")
+            .map(|v| v.trim_matches(is_lws))
+            .ok_or_else(|| missing("Call-ID"))
     }
 
     /// CSeq.
@@ -145,7 +162,13 @@ pub trait SipMessage {
 
     /// Content-Type without parameters, lower-cased.
     fn content_type(&self) -> Option<String> {
-        self.headers().get("Content-Type").map(|v| v.split(';').next().unwrap_or("").trim_matches(is_lws).to_ascii_lowercase())
+        self.headers().get("Content-Type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim_matches(is_lws)
+                .to_ascii_lowercase()
+        })
     }
 
     /// Expires in seconds; an overlarge value counts as 3600 (RFC 4475 scalar02).
@@ -173,7 +196,13 @@ impl SipMessage for Response {
 impl Request {
     /// A request with no headers yet.
     pub fn new(method: Method, uri: Uri) -> Request {
-        Request { method, uri, version: "SIP/2.0".into(), headers: Headers::default(), body: Vec::new() }
+        Request {
+            method,
+            uri,
+            version: "SIP/2.0".into(),
+            headers: Headers::default(),
+            body: Vec::new(),
+        }
     }
 
     /// The bytes on the wire, with a correct Content-Length.
@@ -189,11 +218,20 @@ impl Response {
     pub fn for_request(req: &Request, status: u16) -> Response {
         let mut headers = Headers::default();
         for (name, value) in req.headers.iter() {
-            if ["Via", "From", "To", "Call-ID", "CSeq"].iter().any(|n| same_name(name, n)) {
+            if ["Via", "From", "To", "Call-ID", "CSeq"]
+                .iter()
+                .any(|n| same_name(name, n))
+            {
                 headers.push(crate::headers::canonical(name), value);
             }
         }
-        Response { version: "SIP/2.0".into(), status, reason: reason_phrase(status).into(), headers, body: Vec::new() }
+        Response {
+            version: "SIP/2.0".into(),
+            status,
+            reason: reason_phrase(status).into(),
+            headers,
+            body: Vec::new(),
+        }
     }
 
     /// The bytes on the wire, with a correct Content-Length.

@@ -46,16 +46,28 @@ impl NameAddr {
             let end = inner.find('>').ok_or_else(|| err("unclosed <"))?;
             let uri = Uri::parse(&inner[..end])?;
             let params = params(&inner[end + 1..]).map_err(err)?;
-            return Ok(NameAddr { display, uri, params });
+            return Ok(NameAddr {
+                display,
+                uri,
+                params,
+            });
         }
-        let end = after_display.find(|c: char| c == ';' || is_lws(c)).unwrap_or(after_display.len());
+        let end = after_display
+            .find(|c: char| c == ';' || is_lws(c))
+            .unwrap_or(after_display.len());
         let uri_text = &after_display[..end];
         if uri_text.contains([',', '?']) {
-            return Err(err(format!("URI `{uri_text}` with `,` or `?` must be in <>")));
+            return Err(err(format!(
+                "URI `{uri_text}` with `,` or `?` must be in <>"
+            )));
         }
         let uri = Uri::parse(uri_text)?;
         let params = params(&after_display[end..]).map_err(err)?;
-        Ok(NameAddr { display, uri, params })
+        Ok(NameAddr {
+            display,
+            uri,
+            params,
+        })
     }
 
     /// The `tag` parameter.
@@ -65,7 +77,10 @@ impl NameAddr {
 
     /// A header parameter: `None` if absent, `Some(None)` if present without value.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_deref())
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
     }
 
     /// Sets (or replaces) the `tag` parameter.

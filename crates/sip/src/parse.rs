@@ -26,7 +26,9 @@ pub fn parse_with_limit(datagram: &[u8], max: usize) -> Result<Message, ParseErr
     let (head, body_start) = split_head(datagram);
     let head = String::from_utf8_lossy(head);
     let mut lines = unfold(&head).into_iter();
-    let start = lines.next().ok_or_else(|| ParseError::new(ErrorKind::StartLine, "empty message"))?;
+    let start = lines
+        .next()
+        .ok_or_else(|| ParseError::new(ErrorKind::StartLine, "empty message"))?;
     let mut headers = Headers::default();
     let mut header_error = None;
     for line in lines {
@@ -39,7 +41,13 @@ pub fn parse_with_limit(datagram: &[u8], max: usize) -> Result<Message, ParseErr
     }
     let rest = datagram.get(body_start..).unwrap_or(&[]);
     let is_response = start.starts_with("SIP/");
-    let attach = |e: ParseError, headers: &Headers| if is_response { e } else { e.with_request_headers(headers.clone()) };
+    let attach = |e: ParseError, headers: &Headers| {
+        if is_response {
+            e
+        } else {
+            e.with_request_headers(headers.clone())
+        }
+    };
     let body = match body_of(&headers, rest) {
         Ok(b) => b,
         Err(e) => return Err(attach(e, &headers)),
@@ -49,7 +57,13 @@ pub fn parse_with_limit(datagram: &[u8], max: usize) -> Result<Message, ParseErr
         if let Some(e) = header_error {
             return Err(e);
         }
-        let resp = Response { version, status, reason, headers, body };
+        let resp = Response {
+            version,
+            status,
+            reason,
+            headers,
+            body,
+        };
         validate(&resp, false)?;
         return Ok(Message::Response(resp));
     }
@@ -60,7 +74,13 @@ pub fn parse_with_limit(datagram: &[u8], max: usize) -> Result<Message, ParseErr
     if let Some(e) = header_error {
         return Err(attach(e, &headers));
     }
-    let req = Request { method, uri, version, headers, body };
+    let req = Request {
+        method,
+        uri,
+        version,
+        headers,
+        body,
+    };
     if let Err(e) = validate(&req, true) {
         return Err(attach(e, &req.headers));
     }
@@ -105,10 +125,18 @@ fn unfold(head: &str) -> Vec<String> {
 }
 
 fn header_line(line: &str) -> Result<(&str, &str), ParseError> {
-    let (name, value) = line.split_once(':').ok_or_else(|| ParseError::new(ErrorKind::Header, format!("header line without colon: `{line}`")))?;
+    let (name, value) = line.split_once(':').ok_or_else(|| {
+        ParseError::new(
+            ErrorKind::Header,
+            format!("header line without colon: `{line}`"),
+        )
+    })?;
     let name = name.trim_end_matches(is_lws);
     if !is_token(name) {
-        return Err(ParseError::new(ErrorKind::Header, format!("bad header name `{name}`")));
+        return Err(ParseError::new(
+            ErrorKind::Header,
+            format!("bad header name `{name}`"),
+        ));
     }
     Ok((name, value.trim_matches(is_lws)))
 }
@@ -116,15 +144,21 @@ fn header_line(line: &str) -> Result<(&str, &str), ParseError> {
 fn request_line(line: &str) -> Result<(Method, Uri, String), ParseError> {
     let bad = || ParseError::new(ErrorKind::StartLine, format!("bad Request-Line `{line}`"));
     let mut parts = line.split(' ');
-    let (Some(m), Some(u), Some(v), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(m), Some(u), Some(v), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(bad());
     };
     if !is_token(m) || !v.starts_with("SIP/") || v.len() < 7 {
         return Err(bad());
     }
-    let uri = Uri::parse(u).map_err(|e| ParseError::new(ErrorKind::Uri, format!("Request-URI: {e}")))?;
+    let uri =
+        Uri::parse(u).map_err(|e| ParseError::new(ErrorKind::Uri, format!("Request-URI: {e}")))?;
     if !uri.headers.is_empty() {
-        return Err(ParseError::new(ErrorKind::Uri, "Request-URI carries escaped headers"));
+        return Err(ParseError::new(
+            ErrorKind::Uri,
+            "Request-URI carries escaped headers",
+        ));
     }
     Ok((Method::parse(m), uri, v.to_string()))
 }
@@ -148,15 +182,25 @@ fn status_line(line: &str) -> Result<(String, u16, String), ParseError> {
 /// Content-Length: exactly one, a decimal number (RFC 4475 ncl, mcl01).
 pub(crate) fn content_length(headers: &Headers) -> Result<Option<usize>, ParseError> {
     let mut values = headers.get_all("Content-Length");
-    let Some(first) = values.next() else { return Ok(None) };
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
     if values.next().is_some() {
-        return Err(ParseError::new(ErrorKind::ContentLength, "more than one Content-Length").fatal());
+        return Err(
+            ParseError::new(ErrorKind::ContentLength, "more than one Content-Length").fatal(),
+        );
     }
     let v = first.trim_matches(is_lws);
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ParseError::new(ErrorKind::ContentLength, format!("bad Content-Length `{v}`")).fatal());
+        return Err(ParseError::new(
+            ErrorKind::ContentLength,
+            format!("bad Content-Length `{v}`"),
+        )
+        .fatal());
     }
-    v.parse::<usize>().map(Some).map_err(|_| ParseError::new(ErrorKind::ContentLength, "Content-Length too large").fatal())
+    v.parse::<usize>()
+        .map(Some)
+        .map_err(|_| ParseError::new(ErrorKind::ContentLength, "Content-Length too large").fatal())
 }
 
 fn body_of(headers: &Headers, rest: &[u8]) -> Result<Vec<u8>, ParseError> {
@@ -166,7 +210,10 @@ fn body_of(headers: &Headers, rest: &[u8]) -> Result<Vec<u8>, ParseError> {
             Some(b) => Ok(b.to_vec()),
             None => Err(ParseError::new(
                 ErrorKind::ContentLength,
-                format!("Content-Length {n} is larger than the {} body bytes received", rest.len()),
+                format!(
+                    "Content-Length {n} is larger than the {} body bytes received",
+                    rest.len()
+                ),
             )),
         },
     }
@@ -177,7 +224,10 @@ fn validate<M: SipMessage>(m: &M, is_request: bool) -> Result<(), ParseError> {
     let h = m.headers();
     for name in ["Call-ID", "From", "To", "CSeq", "Max-Forwards"] {
         if h.count(name) > 1 {
-            return Err(ParseError::new(ErrorKind::Required, format!("more than one {name}")));
+            return Err(ParseError::new(
+                ErrorKind::Required,
+                format!("more than one {name}"),
+            ));
         }
     }
     if h.values("Via").is_empty() {

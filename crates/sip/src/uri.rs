@@ -32,9 +32,12 @@ fn err(msg: impl Into<String>) -> ParseError {
 impl Uri {
     /// Parses a URI; LWS anywhere inside it is an error (RFC 4475 lwsruri, badaspec).
     pub fn parse(s: &str) -> Result<Uri, ParseError> {
-        let (scheme, rest) = s.split_once(':').ok_or_else(|| err(format!("`{s}` is not a URI")))?;
+        let (scheme, rest) = s
+            .split_once(':')
+            .ok_or_else(|| err(format!("`{s}` is not a URI")))?;
         let mut sc = scheme.chars();
-        let scheme_ok = sc.next().is_some_and(|c| c.is_ascii_alphabetic()) && sc.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        let scheme_ok = sc.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && sc.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
         if !scheme_ok {
             return Err(err(format!("bad URI scheme in `{s}`")));
         }
@@ -43,7 +46,15 @@ impl Uri {
         }
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "sip" && scheme != "sips" {
-            return Ok(Uri { scheme, user: None, password: None, host: rest.to_string(), port: None, params: vec![], headers: vec![] });
+            return Ok(Uri {
+                scheme,
+                user: None,
+                password: None,
+                host: rest.to_string(),
+                port: None,
+                params: vec![],
+                headers: vec![],
+            });
         }
         let (userinfo, hostpart) = match rest.find('@') {
             Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
@@ -72,11 +83,21 @@ impl Uri {
         let mut headers = Vec::new();
         if let Some(q) = headers_str {
             for h in q.split('&') {
-                let (n, v) = h.split_once('=').ok_or_else(|| err(format!("bad URI header `{h}`")))?;
+                let (n, v) = h
+                    .split_once('=')
+                    .ok_or_else(|| err(format!("bad URI header `{h}`")))?;
                 headers.push((n.to_string(), v.to_string()));
             }
         }
-        Ok(Uri { scheme, user, password, host, port, params, headers })
+        Ok(Uri {
+            scheme,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        })
     }
 
     /// Whether this is a `sip:` or `sips:` URI.
@@ -91,16 +112,25 @@ impl Uri {
 
     /// A URI parameter: `None` if absent, `Some(None)` if present without a value.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_deref())
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
     }
 }
 
 /// Splits `host[:port]`, with IPv6 references in brackets (RFC 5118).
 pub(crate) fn split_host_port(s: &str) -> Result<(String, Option<u16>), ParseError> {
     let (host, port) = if s.starts_with('[') {
-        let end = s.find(']').ok_or_else(|| err(format!("unclosed IPv6 reference in `{s}`")))?;
+        let end = s
+            .find(']')
+            .ok_or_else(|| err(format!("unclosed IPv6 reference in `{s}`")))?;
         let inner = &s[1..end];
-        if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+        if inner.is_empty()
+            || !inner
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
             return Err(err(format!("bad IPv6 reference `{s}`")));
         }
         let rest = &s[end + 1..];
@@ -116,11 +146,19 @@ pub(crate) fn split_host_port(s: &str) -> Result<(String, Option<u16>), ParseErr
             None => (s, None),
         }
     };
-    if host.is_empty() || !(host.starts_with('[') || host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')) {
+    if host.is_empty()
+        || !(host.starts_with('[')
+            || host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+    {
         return Err(err(format!("bad host `{host}`")));
     }
     let port = match port {
-        Some(p) => Some(p.parse::<u16>().map_err(|_| err(format!("bad port `{p}`")))?),
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| err(format!("bad port `{p}`")))?,
+        ),
         None => None,
     };
     Ok((host.to_string(), port))

@@ -29,19 +29,25 @@ impl Via {
     /// Parses one Via value.
     pub fn parse(s: &str) -> Result<Via, ParseError> {
         let mut parts = s.splitn(3, '/');
-        let (Some(name), Some(version), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(name), Some(version), Some(rest)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(err(format!("bad Via `{s}`")));
         };
         let (name, version) = (name.trim_matches(is_lws), version.trim_matches(is_lws));
         let rest = rest.trim_start_matches(is_lws);
-        let t_end = rest.find(is_lws).ok_or_else(|| err("Via without sent-by"))?;
+        let t_end = rest
+            .find(is_lws)
+            .ok_or_else(|| err("Via without sent-by"))?;
         let transport = &rest[..t_end];
         if !is_token(name) || !is_token(version) || !is_token(transport) {
             return Err(err(format!("bad Via protocol in `{s}`")));
         }
         let rest = rest[t_end..].trim_start_matches(is_lws);
-        let sb_end = rest.find(|c: char| c == ';' || is_lws(c)).unwrap_or(rest.len());
-        let (host, port) = split_host_port(&rest[..sb_end]).map_err(|e| err(format!("Via sent-by: {e}")))?;
+        let sb_end = rest
+            .find(|c: char| c == ';' || is_lws(c))
+            .unwrap_or(rest.len());
+        let (host, port) =
+            split_host_port(&rest[..sb_end]).map_err(|e| err(format!("Via sent-by: {e}")))?;
         let params = params(&rest[sb_end..]).map_err(|e| err(format!("Via: {e}")))?;
         Ok(Via {
             protocol: format!("{name}/{version}"),
@@ -53,7 +59,10 @@ impl Via {
     }
 
     fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_deref())
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
     }
 
     /// The branch parameter.
@@ -73,7 +82,11 @@ impl Via {
 
     /// Sets or replaces a parameter.
     pub fn set_param(&mut self, name: &str, value: Option<String>) {
-        match self.params.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+        match self
+            .params
+            .iter_mut()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        {
             Some(p) => p.1 = value,
             None => self.params.push((name.to_string(), value)),
         }

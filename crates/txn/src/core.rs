@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use vaxel_sip::{Message, Method, Request, Response, SipMessage};
 
+use crate::TxnError;
 use crate::client::NonInviteClient;
 use crate::key::{KeyMethod, TxnKey};
 use crate::peer::Peer;
 use crate::server::{InviteServer, NonInviteServer};
 use crate::timer::{Fired, TimerConfig, TimerKind, TimerQueue};
-use crate::TxnError;
 
 /// Handle of a server transaction, given to the TU with each new request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,6 +23,9 @@ pub struct ServerTxn(pub u64);
 pub struct ClientTxn(pub u64);
 
 /// What the transaction layer asks of the world.
+// Events carry the request by value; it is moved once to the TU, so boxing would only add
+// an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Output {
     /// Put these bytes on the wire to that peer.
@@ -208,14 +211,18 @@ impl Core {
                 Kind::NonInviteClient(_) => None,
             });
             if let (Some(bytes), Some(t)) = (resend, self.txns.get(&id)) {
-                self.out.push_back(Output::Send { peer: t.peer, bytes });
+                self.out.push_back(Output::Send {
+                    peer: t.peer,
+                    bytes,
+                });
             }
             return;
         }
         let id = self.alloc();
         let kind = if req.method == Method::Invite {
             let trying = Response::for_request(&req, 100).to_bytes();
-            self.timers.arm(now + self.cfg.trying, id, 0, TimerKind::Trying);
+            self.timers
+                .arm(now + self.cfg.trying, id, 0, TimerKind::Trying);
             Kind::InviteServer(InviteServer::Proceeding {
                 last_provisional: None,
                 trying: Some(trying.into()),
@@ -224,8 +231,20 @@ impl Core {
             Kind::NonInviteServer(NonInviteServer::Trying)
         };
         let reply_to = response_peer(&req, peer);
-        self.insert(id, Txn { key, peer: reply_to, generation: 0, kind });
-        self.out.push_back(Output::Event(TuEvent::Request { txn: ServerTxn(id), request: req, peer }));
+        self.insert(
+            id,
+            Txn {
+                key,
+                peer: reply_to,
+                generation: 0,
+                kind,
+            },
+        );
+        self.out.push_back(Output::Event(TuEvent::Request {
+            txn: ServerTxn(id),
+            request: req,
+            peer,
+        }));
     }
 
     fn handle_ack(&mut self, now: Instant, key: TxnKey, req: Request, peer: Peer) {
@@ -273,7 +292,11 @@ impl Core {
                 }
             }
         }
-        self.out.push_back(Output::Event(TuEvent::Ack { txn: txn.map(ServerTxn), request: req, peer }));
+        self.out.push_back(Output::Event(TuEvent::Ack {
+            txn: txn.map(ServerTxn),
+            request: req,
+            peer,
+        }));
     }
 
     fn handle_cancel(&mut self, now: Instant, key: TxnKey, req: Request, peer: Peer) {
@@ -282,7 +305,10 @@ impl Core {
             self.handle_new_or_retransmit(now, key, req, peer);
             return;
         }
-        let invite_key = TxnKey { method: KeyMethod::Invite, ..key.clone() };
+        let invite_key = TxnKey {
+            method: KeyMethod::Invite,
+            ..key.clone()
+        };
         let invite = self.by_key.get(&invite_key).copied();
         let proceeding = invite
             .and_then(|id| self.txns.get(&id))
@@ -291,16 +317,31 @@ impl Core {
         let response = Response::for_request(&req, status);
         let id = self.alloc();
         let reply_to = response_peer(&req, peer);
-        self.insert(id, Txn { key, peer: reply_to, generation: 0, kind: Kind::NonInviteServer(NonInviteServer::Trying) });
+        self.insert(
+            id,
+            Txn {
+                key,
+                peer: reply_to,
+                generation: 0,
+                kind: Kind::NonInviteServer(NonInviteServer::Trying),
+            },
+        );
         // Cannot fail: the transaction was just inserted in Trying.
         let _ = self.respond(now, ServerTxn(id), response);
         if let (Some(invite), true) = (invite, proceeding) {
-            self.out.push_back(Output::Event(TuEvent::Cancelled { txn: ServerTxn(invite) }));
+            self.out.push_back(Output::Event(TuEvent::Cancelled {
+                txn: ServerTxn(invite),
+            }));
         }
     }
 
     /// The TU answers a request of a server transaction.
-    pub fn respond(&mut self, now: Instant, txn: ServerTxn, response: Response) -> Result<(), TxnError> {
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        txn: ServerTxn,
+        response: Response,
+    ) -> Result<(), TxnError> {
         let id = txn.0;
         let t = self.txns.get_mut(&id).ok_or(TxnError::NoSuchTransaction)?;
         let reliable = t.peer.transport.is_reliable();
@@ -310,7 +351,10 @@ impl Core {
         let mut arm: Vec<(Duration, TimerKind)> = Vec::new();
         let mut remove = false;
         match &mut t.kind {
-            Kind::InviteServer(InviteServer::Proceeding { last_provisional, trying }) => {
+            Kind::InviteServer(InviteServer::Proceeding {
+                last_provisional,
+                trying,
+            }) => {
                 if status < 200 {
                     *last_provisional = Some(bytes.clone());
                     *trying = None;
@@ -333,7 +377,10 @@ impl Core {
                     arm.push((self.cfg.t64(), TimerKind::L));
                 } else {
                     t.generation += 1;
-                    t.kind = Kind::InviteServer(InviteServer::Completed { response: bytes.clone(), interval: self.cfg.t1 });
+                    t.kind = Kind::InviteServer(InviteServer::Completed {
+                        response: bytes.clone(),
+                        interval: self.cfg.t1,
+                    });
                     if !reliable {
                         arm.push((self.cfg.t1, TimerKind::G));
                     }
@@ -342,10 +389,14 @@ impl Core {
             }
             Kind::NonInviteServer(NonInviteServer::Trying | NonInviteServer::Proceeding { .. }) => {
                 if status < 200 {
-                    t.kind = Kind::NonInviteServer(NonInviteServer::Proceeding { last: bytes.clone() });
+                    t.kind = Kind::NonInviteServer(NonInviteServer::Proceeding {
+                        last: bytes.clone(),
+                    });
                 } else {
                     t.generation += 1;
-                    t.kind = Kind::NonInviteServer(NonInviteServer::Completed { response: bytes.clone() });
+                    t.kind = Kind::NonInviteServer(NonInviteServer::Completed {
+                        response: bytes.clone(),
+                    });
                     if reliable {
                         remove = true;
                     } else {
@@ -368,7 +419,12 @@ impl Core {
 
     /// Sends a non-INVITE request (e.g. BYE) in a new client transaction. The request must
     /// carry a top Via whose branch comes from [`new_branch`](crate::new_branch).
-    pub fn send_request(&mut self, now: Instant, request: &Request, peer: Peer) -> Result<ClientTxn, TxnError> {
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        request: &Request,
+        peer: Peer,
+    ) -> Result<ClientTxn, TxnError> {
         let via = request.top_via().map_err(|_| TxnError::MalformedRequest)?;
         let branch = via.branch().ok_or(TxnError::MalformedRequest)?.to_string();
         if request.method == Method::Invite || request.method == Method::Ack {
@@ -382,12 +438,18 @@ impl Core {
             self.timers.arm(now + self.cfg.t1, id, 0, TimerKind::E);
         }
         self.timers.arm(now + self.cfg.t64(), id, 0, TimerKind::F);
-        self.insert(id, Txn {
-            key,
-            peer,
-            generation: 0,
-            kind: Kind::NonInviteClient(NonInviteClient::Trying { request: bytes.clone(), interval: self.cfg.t1 }),
-        });
+        self.insert(
+            id,
+            Txn {
+                key,
+                peer,
+                generation: 0,
+                kind: Kind::NonInviteClient(NonInviteClient::Trying {
+                    request: bytes.clone(),
+                    interval: self.cfg.t1,
+                }),
+            },
+        );
         self.out.push_back(Output::Send { peer, bytes });
         Ok(ClientTxn(id))
     }
@@ -406,7 +468,9 @@ impl Core {
             self.stats.stray_responses += 1;
             return;
         };
-        let Some(t) = self.txns.get_mut(&id) else { return };
+        let Some(t) = self.txns.get_mut(&id) else {
+            return;
+        };
         let reliable = t.peer.transport.is_reliable();
         let Kind::NonInviteClient(state) = &mut t.kind else {
             self.stats.stray_responses += 1;
@@ -427,7 +491,10 @@ impl Core {
                 } else {
                     self.timers.arm(now + self.cfg.t4, id, g, TimerKind::K);
                 }
-                self.out.push_back(Output::Event(TuEvent::Response { txn: ClientTxn(id), response: resp }));
+                self.out.push_back(Output::Event(TuEvent::Response {
+                    txn: ClientTxn(id),
+                    response: resp,
+                }));
             }
             NonInviteClient::Completed => self.stats.absorbed += 1,
         }
@@ -441,7 +508,9 @@ impl Core {
     }
 
     fn fire(&mut self, now: Instant, f: Fired) {
-        let Some(t) = self.txns.get_mut(&f.txn) else { return };
+        let Some(t) = self.txns.get_mut(&f.txn) else {
+            return;
+        };
         if t.generation != f.generation {
             return;
         }
@@ -451,13 +520,27 @@ impl Core {
         match (&mut t.kind, f.kind) {
             (Kind::InviteServer(InviteServer::Proceeding { trying, .. }), TimerKind::Trying) => {
                 if let Some(bytes) = trying.take() {
-                    self.out.push_back(Output::Send { peer, bytes: bytes.clone() });
-                    t.kind = Kind::InviteServer(InviteServer::Proceeding { last_provisional: Some(bytes), trying: None });
+                    self.out.push_back(Output::Send {
+                        peer,
+                        bytes: bytes.clone(),
+                    });
+                    t.kind = Kind::InviteServer(InviteServer::Proceeding {
+                        last_provisional: Some(bytes),
+                        trying: None,
+                    });
                 }
             }
             (Kind::InviteServer(InviteServer::Completed { response, interval }), TimerKind::G)
-            | (Kind::InviteServer(InviteServer::Accepted { response, interval, .. }), TimerKind::Retransmit2xx) => {
-                self.out.push_back(Output::Send { peer, bytes: response.clone() });
+            | (
+                Kind::InviteServer(InviteServer::Accepted {
+                    response, interval, ..
+                }),
+                TimerKind::Retransmit2xx,
+            ) => {
+                self.out.push_back(Output::Send {
+                    peer,
+                    bytes: response.clone(),
+                });
                 self.stats.retransmissions += 1;
                 *interval = (*interval * 2).min(t2);
                 let at = now + *interval;
@@ -465,33 +548,49 @@ impl Core {
             }
             (Kind::InviteServer(InviteServer::Completed { .. }), TimerKind::H) => {
                 self.remove(id);
-                self.out.push_back(Output::Event(TuEvent::AckTimeout { txn: ServerTxn(id), was_2xx: false }));
+                self.out.push_back(Output::Event(TuEvent::AckTimeout {
+                    txn: ServerTxn(id),
+                    was_2xx: false,
+                }));
             }
             (Kind::InviteServer(InviteServer::Accepted { acked, .. }), TimerKind::L) => {
                 let acked = *acked;
                 self.remove(id);
                 if !acked {
-                    self.out.push_back(Output::Event(TuEvent::AckTimeout { txn: ServerTxn(id), was_2xx: true }));
+                    self.out.push_back(Output::Event(TuEvent::AckTimeout {
+                        txn: ServerTxn(id),
+                        was_2xx: true,
+                    }));
                 }
             }
             (Kind::InviteServer(InviteServer::Confirmed), TimerKind::I)
             | (Kind::NonInviteServer(NonInviteServer::Completed { .. }), TimerKind::J)
             | (Kind::NonInviteClient(NonInviteClient::Completed), TimerKind::K) => self.remove(id),
-            (Kind::NonInviteClient(NonInviteClient::Trying { request, interval }), TimerKind::E) => {
-                self.out.push_back(Output::Send { peer, bytes: request.clone() });
+            (
+                Kind::NonInviteClient(NonInviteClient::Trying { request, interval }),
+                TimerKind::E,
+            ) => {
+                self.out.push_back(Output::Send {
+                    peer,
+                    bytes: request.clone(),
+                });
                 self.stats.retransmissions += 1;
                 *interval = (*interval * 2).min(t2);
                 let at = now + *interval;
                 self.timers.arm(at, id, f.generation, TimerKind::E);
             }
             (Kind::NonInviteClient(NonInviteClient::Proceeding { request }), TimerKind::E) => {
-                self.out.push_back(Output::Send { peer, bytes: request.clone() });
+                self.out.push_back(Output::Send {
+                    peer,
+                    bytes: request.clone(),
+                });
                 self.stats.retransmissions += 1;
                 self.timers.arm(now + t2, id, f.generation, TimerKind::E);
             }
             (Kind::NonInviteClient(_), TimerKind::F) => {
                 self.remove(id);
-                self.out.push_back(Output::Event(TuEvent::Timeout { txn: ClientTxn(id) }));
+                self.out
+                    .push_back(Output::Event(TuEvent::Timeout { txn: ClientTxn(id) }));
             }
             _ => {}
         }
@@ -555,7 +654,10 @@ pub fn response_peer(req: &Request, from: Peer) -> Peer {
     match req.top_via() {
         Ok(via) if via.rport().is_none() => {
             let port = via.port.unwrap_or(5060);
-            Peer { addr: std::net::SocketAddr::new(from.addr.ip(), port), ..from }
+            Peer {
+                addr: std::net::SocketAddr::new(from.addr.ip(), port),
+                ..from
+            }
         }
         _ => from,
     }

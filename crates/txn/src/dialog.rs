@@ -48,8 +48,16 @@ pub struct Dialog {
 
 impl Dialog {
     /// The dialog an INVITE creates when we answer it with `local_tag`.
-    pub fn new_uas(req: &Request, local_tag: &str, peer: Peer, initial_local_seq: u32) -> Result<Dialog, DialogError> {
-        let call_id = req.call_id().map_err(|_| DialogError::Malformed("Call-ID"))?.to_string();
+    pub fn new_uas(
+        req: &Request,
+        local_tag: &str,
+        peer: Peer,
+        initial_local_seq: u32,
+    ) -> Result<Dialog, DialogError> {
+        let call_id = req
+            .call_id()
+            .map_err(|_| DialogError::Malformed("Call-ID"))?
+            .to_string();
         let remote = req.from().map_err(|_| DialogError::Malformed("From"))?;
         let mut local = req.to().map_err(|_| DialogError::Malformed("To"))?;
         local.params.retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
@@ -59,7 +67,12 @@ impl Dialog {
             Err(_) => None,
         }
         .unwrap_or_else(|| remote.uri.clone());
-        let route_set = req.headers.values("Record-Route").into_iter().map(str::to_string).collect();
+        let route_set = req
+            .headers
+            .values("Record-Route")
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         Ok(Dialog {
             call_id,
             local_tag: local_tag.to_string(),
@@ -76,7 +89,9 @@ impl Dialog {
 
     /// Does this in-dialog request belong to us (Call-ID, both tags)?
     pub fn matches(&self, req: &Request) -> bool {
-        let Ok(call_id) = req.call_id() else { return false };
+        let Ok(call_id) = req.call_id() else {
+            return false;
+        };
         if call_id != self.call_id {
             return false;
         }
@@ -93,7 +108,10 @@ impl Dialog {
         }
         let seq = req.cseq().map_err(|_| DialogError::Malformed("CSeq"))?.seq;
         if seq <= self.remote_seq {
-            return Err(DialogError::CSeqOutOfOrder { got: seq, last: self.remote_seq });
+            return Err(DialogError::CSeqOutOfOrder {
+                got: seq,
+                last: self.remote_seq,
+            });
         }
         self.remote_seq = seq;
         Ok(())
@@ -114,7 +132,8 @@ impl Dialog {
         req.headers.push("From", from.to_string());
         req.headers.push("To", self.remote.to_string());
         req.headers.push("Call-ID", self.call_id.clone());
-        req.headers.push("CSeq", format!("{} {}", self.local_seq, method.as_str()));
+        req.headers
+            .push("CSeq", format!("{} {}", self.local_seq, method.as_str()));
         req
     }
 }

@@ -58,7 +58,11 @@ impl TxnKey {
                 format!("2543:{call_id}:{cseq}:{}", from_tag.unwrap_or_default())
             }
         };
-        Some(TxnKey { branch, sent_by, method })
+        Some(TxnKey {
+            branch,
+            sent_by,
+            method,
+        })
     }
 
     /// The key of a response, as a client transaction matches it (§17.1.3).

@@ -40,11 +40,19 @@ pub struct Peer {
 impl Peer {
     /// A peer reached over UDP.
     pub fn udp(addr: SocketAddr) -> Self {
-        Peer { transport: Transport::Udp, addr, conn: None }
+        Peer {
+            transport: Transport::Udp,
+            addr,
+            conn: None,
+        }
     }
 
     /// A peer on an established stream connection.
     pub fn tcp(addr: SocketAddr, conn: u64) -> Self {
-        Peer { transport: Transport::Tcp, addr, conn: Some(conn) }
+        Peer {
+            transport: Transport::Tcp,
+            addr,
+            conn: Some(conn),
+        }
     }
 }

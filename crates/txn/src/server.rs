@@ -42,7 +42,9 @@ impl InviteServer {
     /// The response to repeat when the INVITE is retransmitted, if any.
     pub fn retransmission(&self) -> Option<Arc<[u8]>> {
         match self {
-            InviteServer::Proceeding { last_provisional, .. } => last_provisional.clone(),
+            InviteServer::Proceeding {
+                last_provisional, ..
+            } => last_provisional.clone(),
             InviteServer::Completed { response, .. } => Some(response.clone()),
             // RFC 6026 §7.1: the transaction absorbs retransmitted INVITEs; the 2xx keeps
             // going out on its own timer.

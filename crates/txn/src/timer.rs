@@ -96,7 +96,13 @@ impl TimerQueue {
     /// Arms a timer.
     pub fn arm(&mut self, at: Instant, txn: u64, generation: u32, kind: TimerKind) {
         self.seq += 1;
-        self.heap.push(Reverse(Entry { at, seq: self.seq, txn, generation, kind }));
+        self.heap.push(Reverse(Entry {
+            at,
+            seq: self.seq,
+            txn,
+            generation,
+            kind,
+        }));
     }
 
     /// The earliest deadline, stale entries included (a spurious wake-up is harmless).
@@ -109,7 +115,11 @@ impl TimerQueue {
         match self.heap.peek() {
             Some(Reverse(e)) if e.at <= now => {
                 let e = self.heap.pop()?.0;
-                Some(Fired { txn: e.txn, generation: e.generation, kind: e.kind })
+                Some(Fired {
+                    txn: e.txn,
+                    generation: e.generation,
+                    kind: e.kind,
+                })
             }
             _ => None,
         }

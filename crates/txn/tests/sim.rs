@@ -19,7 +19,13 @@ struct World {
 impl World {
     fn new() -> Self {
         let start = Instant::now();
-        World { core: Core::new(TimerConfig::default()), start, now: start, sent: vec![], events: vec![] }
+        World {
+            core: Core::new(TimerConfig::default()),
+            start,
+            now: start,
+            sent: vec![],
+            events: vec![],
+        }
     }
 
     fn drain(&mut self) {
@@ -86,7 +92,11 @@ impl World {
 
     /// Times (in ms since start) at which a message whose first line starts with `prefix` was sent.
     fn sent_at(&self, prefix: &str) -> Vec<u128> {
-        self.sent.iter().filter(|(_, _, t)| t.starts_with(prefix)).map(|(d, _, _)| d.as_millis()).collect()
+        self.sent
+            .iter()
+            .filter(|(_, _, t)| t.starts_with(prefix))
+            .map(|(d, _, _)| d.as_millis())
+            .collect()
     }
 }
 
@@ -165,7 +175,11 @@ fn non_2xx_is_retransmitted_on_timer_g_until_the_ack_then_timer_i_ends_it() {
     assert_eq!(w.core.len(), 1, "Timer I (T4 = 5 s) still running");
     w.run_until(Duration::from_millis(13_001));
     assert_eq!(w.core.len(), 0);
-    assert!(w.events.iter().all(|(_, e)| !matches!(e, TuEvent::AckTimeout { .. })));
+    assert!(
+        w.events
+            .iter()
+            .all(|(_, e)| !matches!(e, TuEvent::AckTimeout { .. }))
+    );
 }
 
 #[test]
@@ -177,12 +191,17 @@ fn timer_h_gives_up_after_64_t1_without_ack_and_intervals_cap_at_t2() {
     w.run_until(Duration::from_secs(40));
     let times = w.sent_at("SIP/2.0 480");
     assert_eq!(&times[..6], &[0, 500, 1500, 3500, 7500, 11_500]);
-    assert!(times.windows(2).skip(4).all(|p| p[1] - p[0] == 4000), "{times:?}");
+    assert!(
+        times.windows(2).skip(4).all(|p| p[1] - p[0] == 4000),
+        "{times:?}"
+    );
     assert!(*times.last().expect("some") < 32_000);
     let timeouts: Vec<_> = w
         .events
         .iter()
-        .filter_map(|(d, e)| matches!(e, TuEvent::AckTimeout { was_2xx: false, .. }).then_some(d.as_millis()))
+        .filter_map(|(d, e)| {
+            matches!(e, TuEvent::AckTimeout { was_2xx: false, .. }).then_some(d.as_millis())
+        })
         .collect();
     assert_eq!(timeouts, vec![32_000]);
     assert_eq!(w.core.len(), 0);
@@ -196,11 +215,22 @@ fn retransmitted_invites_are_absorbed_and_get_the_last_response() {
     w.respond(t, 183, "t5");
     w.receive(&invite("z9hG4bK5", "c5"), caller());
     assert_eq!(w.sent_at("SIP/2.0 183").len(), 2, "183 repeated");
-    assert_eq!(w.events.iter().filter(|(_, e)| matches!(e, TuEvent::Request { .. })).count(), 1);
+    assert_eq!(
+        w.events
+            .iter()
+            .filter(|(_, e)| matches!(e, TuEvent::Request { .. }))
+            .count(),
+        1
+    );
     w.respond(t, 486, "t5");
     w.receive(&invite("z9hG4bK5", "c5"), caller());
     assert_eq!(w.sent_at("SIP/2.0 486").len(), 2, "final repeated");
-    assert!(w.core.respond(w.now, t, Response::for_request(&w.last_request(), 200)).is_err(), "no second final");
+    assert!(
+        w.core
+            .respond(w.now, t, Response::for_request(&w.last_request(), 200))
+            .is_err(),
+        "no second final"
+    );
 }
 
 #[test]
@@ -215,10 +245,18 @@ fn a_2xx_is_retransmitted_until_its_ack_which_has_its_own_branch() {
     w.receive(&invite("z9hG4bK6", "c6"), caller());
     assert_eq!(w.sent_at("SIP/2.0 200").len(), 3);
     w.receive(&ack("z9hG4bKother", "c6", "t6"), caller());
-    let acks: Vec<_> = w.events.iter().filter(|(_, e)| matches!(e, TuEvent::Ack { txn: Some(x), .. } if *x == t)).collect();
+    let acks: Vec<_> = w
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, TuEvent::Ack { txn: Some(x), .. } if *x == t))
+        .collect();
     assert_eq!(acks.len(), 1);
     w.run_until(Duration::from_secs(40));
-    assert_eq!(w.sent_at("SIP/2.0 200").len(), 3, "ACK stops the retransmissions");
+    assert_eq!(
+        w.sent_at("SIP/2.0 200").len(),
+        3,
+        "ACK stops the retransmissions"
+    );
     assert_eq!(w.core.len(), 0);
 }
 
@@ -232,7 +270,9 @@ fn a_2xx_without_ack_reports_ack_timeout_at_timer_l() {
     let ev: Vec<_> = w
         .events
         .iter()
-        .filter_map(|(d, e)| matches!(e, TuEvent::AckTimeout { was_2xx: true, .. }).then_some(d.as_millis()))
+        .filter_map(|(d, e)| {
+            matches!(e, TuEvent::AckTimeout { was_2xx: true, .. }).then_some(d.as_millis())
+        })
         .collect();
     assert_eq!(ev, vec![32_000]);
     assert_eq!(w.core.len(), 0);
@@ -244,30 +284,50 @@ fn cancel_gets_200_and_the_invite_is_reported_cancelled() {
     w.receive(&invite("z9hG4bK8", "c8"), caller());
     let t = w.server_txn();
     w.respond(t, 183, "t8");
-    let cancel = invite("z9hG4bK8", "c8").replace("INVITE sip", "CANCEL sip").replace("1 INVITE", "1 CANCEL");
+    let cancel = invite("z9hG4bK8", "c8")
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("1 INVITE", "1 CANCEL");
     w.receive(&cancel, caller());
     assert_eq!(w.sent_at("SIP/2.0 200").len(), 1);
-    assert!(w.sent.iter().any(|(_, _, s)| s.starts_with("SIP/2.0 200") && s.contains("CANCEL")));
-    assert!(w.events.iter().any(|(_, e)| matches!(e, TuEvent::Cancelled { txn } if *txn == t)));
+    assert!(
+        w.sent
+            .iter()
+            .any(|(_, _, s)| s.starts_with("SIP/2.0 200") && s.contains("CANCEL"))
+    );
+    assert!(
+        w.events
+            .iter()
+            .any(|(_, e)| matches!(e, TuEvent::Cancelled { txn } if *txn == t))
+    );
     w.respond(t, 487, "t8");
     assert_eq!(w.sent_at("SIP/2.0 487"), vec![0]);
     // A retransmitted CANCEL gets the same 200 again, and no second Cancelled event.
     w.receive(&cancel, caller());
     assert_eq!(w.sent_at("SIP/2.0 200").len(), 2);
-    assert_eq!(w.events.iter().filter(|(_, e)| matches!(e, TuEvent::Cancelled { .. })).count(), 1);
+    assert_eq!(
+        w.events
+            .iter()
+            .filter(|(_, e)| matches!(e, TuEvent::Cancelled { .. }))
+            .count(),
+        1
+    );
 }
 
 #[test]
 fn cancel_for_an_unknown_transaction_gets_481() {
     let mut w = World::new();
-    let cancel = invite("z9hG4bK9", "c9").replace("INVITE sip", "CANCEL sip").replace("1 INVITE", "1 CANCEL");
+    let cancel = invite("z9hG4bK9", "c9")
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("1 INVITE", "1 CANCEL");
     w.receive(&cancel, caller());
     assert_eq!(w.sent_at("SIP/2.0 481").len(), 1);
     assert!(w.events.is_empty());
 }
 
 fn options(branch: &str) -> String {
-    invite(branch, "o1").replace("INVITE sip", "OPTIONS sip").replace("1 INVITE", "1 OPTIONS")
+    invite(branch, "o1")
+        .replace("INVITE sip", "OPTIONS sip")
+        .replace("1 INVITE", "1 OPTIONS")
 }
 
 #[test]
@@ -306,14 +366,22 @@ fn bye_request(branch: &str) -> Request {
 #[test]
 fn bye_client_retransmits_on_timer_e_and_times_out_on_timer_f() {
     let mut w = World::new();
-    let txn = w.core.send_request(w.now, &bye_request("z9hG4bKc1"), caller()).expect("send");
+    let txn = w
+        .core
+        .send_request(w.now, &bye_request("z9hG4bKc1"), caller())
+        .expect("send");
     w.drain();
     w.run_until(Duration::from_secs(33));
     let times = w.sent_at("BYE");
     assert_eq!(&times[..6], &[0, 500, 1500, 3500, 7500, 11_500]);
     assert!(*times.last().expect("some") < 32_000);
-    let timeouts: Vec<_> =
-        w.events.iter().filter_map(|(d, e)| matches!(e, TuEvent::Timeout { txn: x } if *x == txn).then_some(d.as_millis())).collect();
+    let timeouts: Vec<_> = w
+        .events
+        .iter()
+        .filter_map(|(d, e)| {
+            matches!(e, TuEvent::Timeout { txn: x } if *x == txn).then_some(d.as_millis())
+        })
+        .collect();
     assert_eq!(timeouts, vec![32_000]);
     assert_eq!(w.core.len(), 0);
 }
@@ -321,16 +389,27 @@ fn bye_client_retransmits_on_timer_e_and_times_out_on_timer_f() {
 #[test]
 fn bye_client_completes_on_200_and_absorbs_retransmissions_until_timer_k() {
     let mut w = World::new();
-    let txn = w.core.send_request(w.now, &bye_request("z9hG4bKc2"), caller()).expect("send");
+    let txn = w
+        .core
+        .send_request(w.now, &bye_request("z9hG4bKc2"), caller())
+        .expect("send");
     w.drain();
     w.run_until(Duration::from_millis(600));
     let ok = "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKc2\nFrom: <sip:46101022290@127.0.0.1>;tag=t\nTo: <sip:caller@127.0.0.1>;tag=abc\nCall-ID: cb\nCSeq: 2 BYE\nContent-Length: 0\n\n";
     w.receive(ok, caller());
     w.receive(ok, caller());
-    let responses = w.events.iter().filter(|(_, e)| matches!(e, TuEvent::Response { txn: x, .. } if *x == txn)).count();
+    let responses = w
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, TuEvent::Response { txn: x, .. } if *x == txn))
+        .count();
     assert_eq!(responses, 1, "the retransmitted 200 is absorbed");
     w.run_until(Duration::from_secs(10));
-    assert_eq!(w.sent_at("BYE"), vec![0, 500], "no retransmission after the 200");
+    assert_eq!(
+        w.sent_at("BYE"),
+        vec![0, 500],
+        "no retransmission after the 200"
+    );
     assert_eq!(w.core.len(), 0, "Timer K ended it");
 }
 
@@ -347,7 +426,10 @@ fn stray_responses_are_dropped_silently() {
 fn responses_follow_rport_and_received() {
     let mut w = World::new();
     let nat = Peer::udp("10.0.0.9:40123".parse().expect("addr"));
-    w.receive(&invite("z9hG4bKr1", "r1").replace("127.0.0.1:5061;branch", "192.0.2.1:5070;rport;branch"), nat);
+    w.receive(
+        &invite("z9hG4bKr1", "r1").replace("127.0.0.1:5061;branch", "192.0.2.1:5070;rport;branch"),
+        nat,
+    );
     let t = w.server_txn();
     let via = w.last_request().top_via().expect("via");
     assert_eq!(via.received(), Some("10.0.0.9"));
@@ -356,10 +438,17 @@ fn responses_follow_rport_and_received() {
     assert_eq!(w.sent[0].1.addr, "10.0.0.9:40123".parse().expect("addr"));
 
     let mut w = World::new();
-    w.receive(&invite("z9hG4bKr2", "r2").replace("127.0.0.1:5061;branch", "192.0.2.1:5070;branch"), nat);
+    w.receive(
+        &invite("z9hG4bKr2", "r2").replace("127.0.0.1:5061;branch", "192.0.2.1:5070;branch"),
+        nat,
+    );
     let t = w.server_txn();
     w.respond(t, 486, "x");
-    assert_eq!(w.sent[0].1.addr, "10.0.0.9:5070".parse().expect("addr"), "no rport: source IP, Via port");
+    assert_eq!(
+        w.sent[0].1.addr,
+        "10.0.0.9:5070".parse().expect("addr"),
+        "no rport: source IP, Via port"
+    );
 }
 
 #[test]

@@ -55,21 +55,36 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config, now } => run(config, now),
         Command::Check { file } => check(&file),
-        Command::Trace { config, did, at: _, digits: _ } => trace(&config, &did),
+        Command::Trace {
+            config,
+            did,
+            at: _,
+            digits: _,
+        } => trace(&config, &did),
     }
 }
 
 fn run(config: PathBuf, now: Option<String>) -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                EnvFilter::new("info,symphonia=warn,symphonia_format_ogg=warn")
+            }),
+        )
         .with_writer(std::io::stderr)
         .init();
     let result = (|| -> anyhow::Result<()> {
         let now = match now {
-            Some(s) => Some(s.parse::<jiff::Timestamp>().with_context(|| format!("--now {s}: not an RFC 3339 instant"))?),
+            Some(s) => Some(
+                s.parse::<jiff::Timestamp>()
+                    .with_context(|| format!("--now {s}: not an RFC 3339 instant"))?,
+            ),
             None => None,
         };
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("tokio runtime")?;
         rt.block_on(vaxel_engine::run(RunOptions { config, now }))?;
         Ok(())
     })();
