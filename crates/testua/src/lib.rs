@@ -21,4 +21,4 @@ pub use error::UaError;
 pub use msg::{Headers, Request, Response, SipMessage};
 pub use rtp::{RtpArrival, RtpCapture, RtpReport, check_prompt_payloads};
 pub use ua::{DEFAULT_WAIT, Received, Ua};
-pub use vaxel_media::Codec;
+pub use vaxel_media::{Codec, Prompt};
