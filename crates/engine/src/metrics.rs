@@ -14,6 +14,8 @@ pub struct Metrics {
     pub sip_parse_errors: AtomicU64,
     /// Messages dropped because the engine was overloaded.
     pub sip_dropped: AtomicU64,
+    /// INVITEs refused because their source is in no trunk's allow list.
+    pub sip_forbidden: AtomicU64,
     /// Calls (INVITEs that started a call attempt).
     pub calls_total: AtomicU64,
     /// Calls answered with 200.
@@ -42,7 +44,7 @@ impl Metrics {
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
-        let counters: [(&str, &str, &AtomicU64); 12] = [
+        let counters: [(&str, &str, &AtomicU64); 13] = [
             (
                 "vaxel_sip_messages_received_total",
                 "SIP messages received",
@@ -62,6 +64,11 @@ impl Metrics {
                 "vaxel_sip_dropped_total",
                 "SIP messages dropped under overload",
                 &self.sip_dropped,
+            ),
+            (
+                "vaxel_sip_forbidden_total",
+                "INVITEs from outside every trunk's allow list",
+                &self.sip_forbidden,
             ),
             ("vaxel_calls_total", "Call attempts", &self.calls_total),
             (

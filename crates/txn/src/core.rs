@@ -417,6 +417,24 @@ impl Core {
         Ok(())
     }
 
+    /// Answers once and forgets the transaction: no retransmissions, no state kept. For
+    /// requests from sources we do not serve (a scanner's INVITEs get one 403 each, never
+    /// ten retransmissions over 32 s).
+    pub fn respond_stateless(
+        &mut self,
+        txn: ServerTxn,
+        response: Response,
+    ) -> Result<(), TxnError> {
+        let t = self.txns.get(&txn.0).ok_or(TxnError::NoSuchTransaction)?;
+        let peer = t.peer;
+        self.remove(txn.0);
+        self.out.push_back(Output::Send {
+            peer,
+            bytes: response.to_bytes().into(),
+        });
+        Ok(())
+    }
+
     /// Sends a non-INVITE request (e.g. BYE) in a new client transaction. The request must
     /// carry a top Via whose branch comes from [`new_branch`](crate::new_branch).
     pub fn send_request(

@@ -473,3 +473,20 @@ fn the_table_drains_after_100k_calls() {
     assert_eq!(w.core.len(), 0);
     assert_eq!(w.core.poll_timeout(), None, "no timer left behind");
 }
+
+#[test]
+fn stateless_answers_leave_nothing_behind() {
+    let mut w = World::new();
+    w.receive(&invite("z9hG4bKs1", "s1"), caller());
+    let t = w.server_txn();
+    let resp = Response::for_request(&w.last_request(), 403);
+    w.core.respond_stateless(t, resp).expect("respond");
+    w.drain();
+    assert_eq!(w.core.len(), 0);
+    w.run_until(Duration::from_secs(40));
+    assert_eq!(
+        w.sent_at("SIP/2.0 403"),
+        vec![0],
+        "sent once, never retransmitted"
+    );
+}
