@@ -2,9 +2,8 @@
 //! must be present (RFC 3261 §18.3). A framing error loses sync and is fatal.
 
 use crate::error::{ErrorKind, ParseError};
-use crate::headers::Headers;
 use crate::message::Message;
-use crate::parse::{content_length, parse_with_limit, split_head};
+use crate::parse::{content_length, parse_with_limit, read_head, split_head};
 
 /// Accumulates stream bytes and yields whole messages.
 #[derive(Debug)]
@@ -52,24 +51,16 @@ impl StreamFramer {
         if self.buf.is_empty() {
             return None;
         }
-        let (head, body_start) = split_head(&self.buf);
-        if body_start == self.buf.len() && !ends_with_blank_line(&self.buf) {
+        let Some((head, body_start)) = split_head(&self.buf) else {
             if self.buf.len() > self.max {
                 return Some(Err(
                     self.fail(ParseError::new(ErrorKind::TooLarge, "headers too large"))
                 ));
             }
             return None;
-        }
-        let mut headers = Headers::default();
-        for line in String::from_utf8_lossy(head).lines() {
-            if let Some((n, v)) = line.split_once(':') {
-                let n = n.trim_end();
-                if n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("l") {
-                    headers.push(n, v.trim());
-                }
-            }
-        }
+        };
+        // The same unfolding and compact names as the parser, so both agree on the length.
+        let headers = read_head(head).map(|h| h.headers).unwrap_or_default();
         let len = match content_length(&headers) {
             Ok(Some(n)) => n,
             Ok(None) => {
@@ -107,14 +98,12 @@ impl StreamFramer {
             .unwrap_or_default();
         let answered = match parse_with_limit(&head, self.max) {
             Err(inner) if inner.response().is_some() => inner,
+            // A sound request head without Content-Length (RFC 2543 style): still a 400.
+            Ok(Message::Request(req)) => e.clone().with_request_headers(req.headers),
             _ => e.clone(),
         };
         let _ = self.fail(e);
         // Keep the 400 of the head parse but make sure the stream closes.
         answered.fatal()
     }
-}
-
-fn ends_with_blank_line(b: &[u8]) -> bool {
-    b.ends_with(b"\r\n\r\n") || b.ends_with(b"\n\n")
 }

@@ -113,12 +113,18 @@ pub trait SipMessage {
             .collect()
     }
 
-    /// Call-ID.
+    /// Call-ID: one `word[@word]`, so never empty and never holding white space or a comma
+    /// (two values).
     fn call_id(&self) -> Result<&str, ParseError> {
-        self.headers()
+        let v = self
+            .headers()
             .get("Call-ID")
             .map(|v| v.trim_matches(is_lws))
-            .ok_or_else(|| missing("Call-ID"))
+            .ok_or_else(|| missing("Call-ID"))?;
+        if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c.is_control() || c == ',') {
+            return Err(hdr(format!("bad Call-ID `{v}`")));
+        }
+        Ok(v)
     }
 
     /// CSeq.

@@ -23,22 +23,12 @@ pub fn parse_with_limit(datagram: &[u8], max: usize) -> Result<Message, ParseErr
     if datagram.len() > max {
         return Err(ParseError::new(ErrorKind::TooLarge, "message too large"));
     }
-    let (head, body_start) = split_head(datagram);
-    let head = String::from_utf8_lossy(head);
-    let mut lines = unfold(&head).into_iter();
-    let start = lines
-        .next()
-        .ok_or_else(|| ParseError::new(ErrorKind::StartLine, "empty message"))?;
-    let mut headers = Headers::default();
-    let mut header_error = None;
-    for line in lines {
-        match header_line(&line) {
-            Ok((n, v)) => headers.push(n, v),
-            Err(e) => {
-                header_error.get_or_insert(e);
-            }
-        }
-    }
+    let (head, body_start) = split_head(datagram).unwrap_or((datagram, datagram.len()));
+    let Head {
+        start,
+        headers,
+        header_error,
+    } = read_head(head)?;
     let rest = datagram.get(body_start..).unwrap_or(&[]);
     let is_response = start.starts_with("SIP/");
     let attach = |e: ParseError, headers: &Headers| {
@@ -87,21 +77,57 @@ pub fn parse_with_limit(datagram: &[u8], max: usize) -> Result<Message, ParseErr
     Ok(Message::Request(req))
 }
 
-/// Splits at the blank line that ends the headers (CRLF or bare LF); a message without
-/// one is all headers (RFC 5118 quirks).
-pub(crate) fn split_head(data: &[u8]) -> (&[u8], usize) {
+/// Splits at the blank line that ends the headers (CRLF or bare LF): the head and where
+/// the body starts, or `None` while there is no blank line (a datagram without one is all
+/// headers, RFC 5118 quirks; a stream waits for more bytes).
+pub(crate) fn split_head(data: &[u8]) -> Option<(&[u8], usize)> {
     let mut i = 0;
     while i < data.len() {
         if data.get(i) == Some(&b'\n') {
             match (data.get(i + 1), data.get(i + 2)) {
-                (Some(b'\n'), _) => return (&data[..i], i + 2),
-                (Some(b'\r'), Some(b'\n')) => return (&data[..i], i + 3),
+                (Some(b'\n'), _) => return Some((data.get(..i)?, i + 2)),
+                (Some(b'\r'), Some(b'\n')) => return Some((data.get(..i)?, i + 3)),
                 _ => {}
             }
         }
         i += 1;
     }
-    (data, data.len())
+    None
+}
+
+/// The start line and header fields of a message head.
+pub(crate) struct Head {
+    /// The start line, not yet parsed.
+    pub start: String,
+    /// Every header line that parsed.
+    pub headers: Headers,
+    /// The first header line that did not.
+    pub header_error: Option<ParseError>,
+}
+
+/// Unfolds the head and splits it into the start line and header fields. A bad header
+/// line is kept aside so that a 400 can still copy the good ones.
+pub(crate) fn read_head(head: &[u8]) -> Result<Head, ParseError> {
+    let head = String::from_utf8_lossy(head);
+    let mut lines = unfold(&head).into_iter();
+    let start = lines
+        .next()
+        .ok_or_else(|| ParseError::new(ErrorKind::StartLine, "empty message"))?;
+    let mut headers = Headers::default();
+    let mut header_error = None;
+    for line in lines {
+        match header_line(&line) {
+            Ok((n, v)) => headers.push(n, v),
+            Err(e) => {
+                header_error.get_or_insert(e);
+            }
+        }
+    }
+    Ok(Head {
+        start,
+        headers,
+        header_error,
+    })
 }
 
 /// Lines without their CR, continuation lines (leading SP/HT) joined with one space.
@@ -125,6 +151,14 @@ fn unfold(head: &str) -> Vec<String> {
 }
 
 fn header_line(line: &str) -> Result<(&str, &str), ParseError> {
+    // A bare CR ends a line for some stacks: copied into a 400 or forwarded, it would
+    // smuggle in a header of the sender's choosing.
+    if line.contains('\r') {
+        return Err(ParseError::new(
+            ErrorKind::Header,
+            "bare CR inside a header line",
+        ));
+    }
     let (name, value) = line.split_once(':').ok_or_else(|| {
         ParseError::new(
             ErrorKind::Header,

@@ -155,10 +155,12 @@ pub(crate) fn split_host_port(s: &str) -> Result<(String, Option<u16>), ParseErr
         return Err(err(format!("bad host `{host}`")));
     }
     let port = match port {
-        Some(p) => Some(
+        // Digits only: `str::parse` would also take a sign (`+5060`).
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Some(
             p.parse::<u16>()
                 .map_err(|_| err(format!("bad port `{p}`")))?,
         ),
+        Some(p) => return Err(err(format!("bad port `{p}`"))),
         None => None,
     };
     Ok((host.to_string(), port))
