@@ -11,6 +11,7 @@ pub mod db;
 mod http;
 pub mod load;
 pub mod metrics;
+pub mod overrides;
 mod ports;
 mod scheduler;
 mod switch;
@@ -115,14 +116,22 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
             .map_err(io("binding SIP listen addresses"))?;
     let (in_tx, mut in_rx) = mpsc::channel(8192);
     transports.spawn_readers(listeners, in_tx);
-    let http = http::serve(
-        plan.server.http,
-        http::HttpState {
-            metrics: metrics.clone(),
-        },
-    )
-    .await
-    .map_err(io(format!("binding http {}", plan.server.http)))?;
+    let tz = jiff::tz::TimeZone::get(&plan.server.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = clock.now().to_zoned(tz).date();
+    let overrides = Arc::new(overrides::OverrideStore::open(
+        &plan.server.data_dir,
+        today,
+    )?);
+    let shared_plan = Arc::new(std::sync::RwLock::new(plan.clone()));
+    let http_state = http::HttpState {
+        metrics: metrics.clone(),
+        plan: shared_plan.clone(),
+        overrides,
+        clock,
+    };
+    let http = http::serve(plan.server.http, http_state)
+        .await
+        .map_err(io(format!("binding http {}", plan.server.http)))?;
 
     let (ctl_tx, mut ctl_rx) = mpsc::channel(8);
     spawn_signals(ctl_tx).map_err(io("signal handlers"))?;
@@ -171,7 +180,11 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
                         Ok(p) => {
                             metrics.reloads_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             info!(summary = %p.summary(), "config reloaded");
-                            switch.reload(Arc::new(p));
+                            let p = Arc::new(p);
+                            if let Ok(mut slot) = shared_plan.write() {
+                                *slot = p.clone();
+                            }
+                            switch.reload(p);
                         }
                         Err(diags) => {
                             metrics.reloads_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

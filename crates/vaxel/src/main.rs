@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vaxel_engine::{PromptLoader, RunOptions, load_plan};
 
+mod api;
+
 /// vaxel: a SIP call-routing engine for business switchboards.
 #[derive(Parser)]
 #[command(name = "vaxel", version, about)]
@@ -48,6 +50,24 @@ enum Command {
         #[arg(long)]
         digits: Option<String>,
     },
+    /// Set, remove or list one-day schedule overrides on the running switchboard.
+    Override {
+        /// The config file (for the switchboard's HTTP address).
+        #[arg(long)]
+        config: PathBuf,
+        /// Remove the override of SCHEDULE on DATE.
+        #[arg(long, conflicts_with = "list")]
+        remove: bool,
+        /// List every override.
+        #[arg(long)]
+        list: bool,
+        /// Schedule id.
+        schedule: Option<String>,
+        /// Date, YYYY-MM-DD.
+        date: Option<String>,
+        /// HH:MM-HH:MM, or `closed` for the whole day.
+        hours: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -61,6 +81,20 @@ fn main() -> ExitCode {
             at: _,
             digits: _,
         } => trace(&config, &did),
+        Command::Override {
+            config,
+            remove,
+            list,
+            schedule,
+            date,
+            hours,
+        } => match override_cmd(&config, remove, list, schedule, date, hours) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vaxel override: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -128,4 +162,48 @@ fn trace(config: &std::path::Path, number: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn override_cmd(
+    config: &std::path::Path,
+    remove: bool,
+    list: bool,
+    schedule: Option<String>,
+    date: Option<String>,
+    hours: Option<String>,
+) -> anyhow::Result<()> {
+    let plan = load_plan(config, &mut PromptLoader::default()).map_err(|d| {
+        anyhow::anyhow!(
+            "{}",
+            d.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let addr = api::reachable(plan.server.http);
+    let user = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    let (method, path, body) = match (list, remove, schedule, date, hours) {
+        (true, _, None, None, None) => ("GET", "/api/overrides".to_string(), None),
+        (false, true, Some(s), Some(d), None) => {
+            ("DELETE", format!("/api/overrides/{s}/{d}"), None)
+        }
+        (false, false, Some(s), Some(d), Some(h)) => (
+            "PUT",
+            format!("/api/overrides/{s}/{d}"),
+            Some(format!("{{\"hours\":{}}}", api::json_string(&h))),
+        ),
+        _ => anyhow::bail!(
+            "usage: vaxel override --config FILE SCHEDULE DATE HH:MM-HH:MM|closed | --remove SCHEDULE DATE | --list"
+        ),
+    };
+    let (status, text) = api::request(addr, method, &path, &user, body.as_deref())
+        .with_context(|| format!("is the switchboard running? (HTTP {addr})"))?;
+    if !(200..300).contains(&status) {
+        anyhow::bail!("HTTP {status}: {text}");
+    }
+    if method != "DELETE" {
+        println!("{}", api::format_list(&text));
+    }
+    Ok(())
 }
