@@ -18,6 +18,7 @@ mod dest;
 mod diag;
 mod duration;
 mod graph;
+mod holidays;
 mod listen;
 mod model;
 mod names;
@@ -39,6 +40,7 @@ pub use compile::{compile, load_file};
 pub use diag::Diagnostic;
 pub use duration::{format_duration, parse_duration};
 pub use graph::{Node, NodeId, SoundId};
+pub use holidays::{easter_sunday, swedish_holiday, swedish_holidays};
 pub use listen::{Listen, Transport};
 pub use model::{
     Dest, Did, Flow, Forward, Holidays, Ivr, Member, MemberKind, Message, Queue, Role, Schedule,
