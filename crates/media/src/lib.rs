@@ -10,6 +10,7 @@
 mod codec;
 mod decode;
 mod error;
+pub mod dtmf;
 pub mod g711;
 mod pacer;
 mod playout;
