@@ -87,6 +87,10 @@ pub fn check_request(req: &Request, policy: &UasPolicy) -> Result<(), Response> 
         if !ok_type || !ok_encoding {
             let mut r = reply(req, 415);
             r.headers.push("Accept", policy.accept.join(", "));
+            if !ok_encoding {
+                // §8.2.3: an unknown encoding is answered with the ones we do know.
+                r.headers.push("Accept-Encoding", "identity");
+            }
             return Err(r);
         }
     }

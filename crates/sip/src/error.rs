@@ -67,7 +67,10 @@ impl ParseError {
     /// `None` for responses and for input too broken to answer.
     pub fn response(&self) -> Option<Response> {
         let h = self.request_headers.as_deref()?;
-        h.get("Via")?;
+        // Without a Via value there is nowhere the answer could be routed back to.
+        if h.values("Via").is_empty() {
+            return None;
+        }
         let mut out = Headers::default();
         for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
             for v in h.get_all(name) {

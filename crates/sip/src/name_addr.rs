@@ -93,7 +93,14 @@ impl NameAddr {
 impl fmt::Display for NameAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(d) = &self.display {
-            let escaped = d.replace('\\', "\\\\").replace('"', "\\\"");
+            // quoted-pair for `"`, `\` and controls (intmeth); CR and LF cannot be quoted.
+            let mut escaped = String::with_capacity(d.len() + 2);
+            for c in d.chars().filter(|c| !matches!(c, '\r' | '\n')) {
+                if c == '"' || c == '\\' || c.is_ascii_control() {
+                    escaped.push('\\');
+                }
+                escaped.push(c);
+            }
             write!(f, "\"{escaped}\" ")?;
         }
         write!(f, "<{}>", self.uri)?;

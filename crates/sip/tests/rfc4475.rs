@@ -206,6 +206,16 @@ fn uas_check_responses_carry_their_headers() {
     assert_eq!(r.status, 415);
     assert_eq!(r.headers.get("Accept"), Some("application/sdp"));
 
+    assert_eq!(r.headers.get("Accept-Encoding"), None);
+    // The same INVITE with an encoding we do not know: 415 naming the one we do.
+    let mut gz = request("esc01.dat");
+    gz.headers.push("Content-Encoding", "gzip");
+    let r = check_request(&gz, &policy).unwrap_err();
+    assert_eq!(r.status, 415);
+    assert_eq!(r.headers.get("Accept-Encoding"), Some("identity"));
+    gz.headers.set("Content-Encoding", "identity");
+    assert_eq!(check_request(&gz, &policy), Ok(()));
+
     let r = reject("sdp01.dat");
     assert_eq!(r.status, 406);
     assert!(r.headers.get("Warning").unwrap().starts_with("399 "));
