@@ -28,6 +28,7 @@ mod queue_ivr;
 mod read;
 mod route;
 mod schedule;
+mod schedule_eval;
 mod sections;
 mod server;
 mod trace;
@@ -49,6 +50,7 @@ pub use model::{
 pub use period::{Days, Period, TimeOfDay};
 pub use plan::Plan;
 pub use route::{Route, RouteKind};
+pub use schedule_eval::{Override, Reason, Verdict, evaluate, parse_override_hours};
 pub use trace::TraceStep;
 pub use walk::{Action, Event, Walk};
 
