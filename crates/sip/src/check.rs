@@ -40,7 +40,8 @@ pub fn check_request(req: &Request, policy: &UasPolicy) -> Result<(), Response> 
     if req.method == Method::Ack {
         return Ok(());
     }
-    if req.version != "SIP/2.0" {
+    // Case-insensitive (§7.1): `sip/2.0` is our version too.
+    if !req.version.eq_ignore_ascii_case("SIP/2.0") {
         return Err(reply(req, 505));
     }
     if !policy

@@ -30,7 +30,7 @@ pub fn parse_with_limit(datagram: &[u8], max: usize) -> Result<Message, ParseErr
         header_error,
     } = read_head(head)?;
     let rest = datagram.get(body_start..).unwrap_or(&[]);
-    let is_response = start.starts_with("SIP/");
+    let is_response = has_sip_prefix(&start);
     let attach = |e: ParseError, headers: &Headers| {
         if is_response {
             e
@@ -183,7 +183,7 @@ fn request_line(line: &str) -> Result<(Method, Uri, String), ParseError> {
     else {
         return Err(bad());
     };
-    if !is_token(m) || !v.starts_with("SIP/") || v.len() < 7 {
+    if !is_token(m) || !has_sip_prefix(v) || v.len() < 7 {
         return Err(bad());
     }
     let uri =
@@ -195,6 +195,11 @@ fn request_line(line: &str) -> Result<(Method, Uri, String), ParseError> {
         ));
     }
     Ok((Method::parse(m), uri, v.to_string()))
+}
+
+/// `SIP/`, in any case: SIP-Version is case-insensitive (RFC 3261 §7.1).
+fn has_sip_prefix(s: &str) -> bool {
+    s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("SIP/"))
 }
 
 fn status_line(line: &str) -> Result<(String, u16, String), ParseError> {
