@@ -33,6 +33,7 @@ mod sections;
 mod server;
 mod trace;
 mod walk;
+mod walk_at;
 
 use std::path::Path;
 
@@ -53,6 +54,7 @@ pub use route::{Route, RouteKind};
 pub use schedule_eval::{Override, Reason, Verdict, evaluate, parse_override_hours};
 pub use trace::TraceStep;
 pub use walk::{Action, Event, Walk};
+pub use walk_at::WalkContext;
 
 /// Loads (decodes) a sound file once, when the plan is compiled; the engine supplies it.
 pub trait SoundLoader {

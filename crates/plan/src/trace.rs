@@ -5,7 +5,9 @@ use std::fmt;
 use crate::duration::format_duration;
 use crate::graph::{Node, NodeId};
 use crate::route::{Route, RouteKind};
+use crate::schedule_eval::{Override, Verdict};
 use crate::walk::{Action, Event, Walk};
+use crate::walk_at::WalkContext;
 use crate::{Plan, Strategy};
 
 /// One line of a trace.
@@ -61,6 +63,19 @@ pub enum TraceStep {
         target: String,
         /// What the node is and where it can lead.
         detail: String,
+    },
+    /// A schedule decided where the call goes (only in [`Plan::trace_at`]).
+    Schedule {
+        /// The node.
+        node: NodeId,
+        /// `schedule:ID`
+        target: String,
+        /// The schedule name.
+        name: String,
+        /// Open or closed, and why.
+        verdict: Verdict,
+        /// Destination string of `when_open` or `when_closed`, whichever applies.
+        next: String,
     },
     /// The call came back to a node it passed: it would loop from here.
     Loop {
@@ -120,6 +135,13 @@ impl fmt::Display for TraceStep {
                 f,
                 "{target}: {detail} [not walked by this version: the engine answers 480, or BYE once answered]"
             ),
+            TraceStep::Schedule {
+                target,
+                name,
+                verdict,
+                next,
+                ..
+            } => write!(f, "{target} '{name}' is {verdict} -> {next}"),
             TraceStep::Loop { target, .. } => {
                 write!(f, "{target} again: the call would loop from here")
             }
@@ -145,7 +167,24 @@ fn strategy_name(s: Strategy) -> &'static str {
 
 impl<S> Plan<S> {
     /// Dry run of a call to `number`: where it enters, each node, and why it goes on.
+    /// Stops at a schedule; [`Plan::trace_at`] decides schedules.
     pub fn trace(&self, number: &str) -> Vec<TraceStep> {
+        self.trace_with(number, None)
+    }
+
+    /// Dry run of a call to `number` at the instant `at` (wall clock of `tz`), with the
+    /// one-day `overrides` of each schedule id: also says why each schedule is open or closed.
+    pub fn trace_at(
+        &self,
+        number: &str,
+        at: jiff::Timestamp,
+        tz: &jiff::tz::TimeZone,
+        overrides: &dyn Fn(&str) -> Vec<Override>,
+    ) -> Vec<TraceStep> {
+        self.trace_with(number, Some(&WalkContext { at, tz, overrides }))
+    }
+
+    fn trace_with(&self, number: &str, ctx: Option<&WalkContext<'_>>) -> Vec<TraceStep> {
         let Some(route) = self.route_number(number) else {
             return vec![TraceStep::NotFound {
                 number: number.to_string(),
@@ -164,8 +203,40 @@ impl<S> Plan<S> {
         }];
         let mut walk = Walk::new(route.node);
         let mut seen: Vec<NodeId> = Vec::new();
-        let mut actions = walk.handle(self, Event::Start);
-        loop {
+        let handle = |walk: &mut Walk, event| match ctx {
+            Some(ctx) => walk.handle_at(self, event, ctx),
+            None => walk.handle(self, event),
+        };
+        let mut actions = handle(&mut walk, Event::Start);
+        let mut decided = 0;
+        'walk: loop {
+            for (node, verdict) in walk.decisions().iter().skip(decided) {
+                let (node, verdict) = (*node, *verdict);
+                decided += 1;
+                let target = self.node_name(node);
+                if seen.contains(&node) {
+                    steps.push(TraceStep::Loop { node, target });
+                    break 'walk;
+                }
+                seen.push(node);
+                if let Node::Schedule { index } = self.node(node) {
+                    let s = self.schedules.get(*index);
+                    let next = s.map(|s| {
+                        if verdict.open {
+                            s.when_open
+                        } else {
+                            s.when_closed
+                        }
+                    });
+                    steps.push(TraceStep::Schedule {
+                        node,
+                        target,
+                        name: s.map(|s| s.name.clone()).unwrap_or_default(),
+                        verdict,
+                        next: next.map(|n| self.node_name(n)).unwrap_or_default(),
+                    });
+                }
+            }
             let node = walk.node();
             let target = self.node_name(node);
             if seen.contains(&node) {
@@ -201,7 +272,7 @@ impl<S> Plan<S> {
                         times,
                         then: self.node_name(*then),
                     });
-                    actions = walk.handle(self, Event::PlaybackDone);
+                    actions = handle(&mut walk, Event::PlaybackDone);
                 }
                 _ => {
                     steps.push(match wire {

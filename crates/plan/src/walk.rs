@@ -6,6 +6,8 @@
 
 use crate::Plan;
 use crate::graph::{Node, NodeId, SoundId};
+use crate::schedule_eval::Verdict;
+use crate::walk_at::WalkContext;
 
 /// Message hops one call may take; compile rejects message loops, this only bounds the damage
 /// of a loop through a schedule that stays closed (each hop still plays a sound).
@@ -64,6 +66,7 @@ pub struct Walk {
     early: bool,
     phase: Phase,
     hops: u32,
+    decisions: Vec<(NodeId, Verdict)>,
 }
 
 impl Walk {
@@ -75,18 +78,45 @@ impl Walk {
             early: false,
             phase: Phase::NotStarted,
             hops: 0,
+            decisions: Vec::new(),
         }
     }
 
     /// Feeds one event; returns what to do. Events that make no sense now yield nothing.
+    /// Schedules are [`Action::Unsupported`] here; [`Walk::handle_at`] decides them.
     pub fn handle<S>(&mut self, plan: &Plan<S>, event: Event) -> Vec<Action> {
+        self.step(plan, event, None)
+    }
+
+    /// Like [`Walk::handle`], but follows each schedule node to `when_open` or `when_closed`
+    /// as it is at `ctx.at`, recording the verdict (see [`Walk::decisions`]).
+    pub fn handle_at<S>(
+        &mut self,
+        plan: &Plan<S>,
+        event: Event,
+        ctx: &WalkContext<'_>,
+    ) -> Vec<Action> {
+        self.step(plan, event, Some(ctx))
+    }
+
+    /// Every schedule passed so far, in order, with why it sent the call where it did.
+    pub fn decisions(&self) -> &[(NodeId, Verdict)] {
+        &self.decisions
+    }
+
+    fn step<S>(
+        &mut self,
+        plan: &Plan<S>,
+        event: Event,
+        ctx: Option<&WalkContext<'_>>,
+    ) -> Vec<Action> {
         let mut out = Vec::new();
         match (event, self.phase) {
-            (Event::Start, Phase::NotStarted) => self.enter(plan, &mut out),
+            (Event::Start, Phase::NotStarted) => self.enter(plan, &mut out, ctx),
             (Event::PlaybackDone, Phase::Playing) => {
                 if let Node::Message { then, .. } = plan.node(self.node) {
                     self.node = *then;
-                    self.enter(plan, &mut out);
+                    self.enter(plan, &mut out, ctx);
                 } else {
                     self.end(&mut out);
                 }
@@ -125,11 +155,25 @@ impl Walk {
         });
     }
 
-    fn enter<S>(&mut self, plan: &Plan<S>, out: &mut Vec<Action>) {
+    fn enter<S>(&mut self, plan: &Plan<S>, out: &mut Vec<Action>, ctx: Option<&WalkContext<'_>>) {
         self.hops = self.hops.saturating_add(1);
         if self.hops > MAX_HOPS {
             self.end(out);
             return;
+        }
+        // Schedules lead straight on; more of them in a row than the plan has is a loop.
+        let mut passed = 0usize;
+        while let (Some(ctx), Node::Schedule { index }) = (ctx, plan.node(self.node)) {
+            passed += 1;
+            let Some((verdict, next)) = ctx
+                .decide(plan, *index)
+                .filter(|_| passed <= plan.schedules.len())
+            else {
+                self.end(out);
+                return;
+            };
+            self.decisions.push((self.node, verdict));
+            self.node = next;
         }
         match plan.node(self.node) {
             Node::Busy => {
