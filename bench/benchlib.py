@@ -1,0 +1,305 @@
+"""Shared helpers for vaxel's benchmarks (Python stdlib only).
+
+Process CPU comes from /proc/PID/stat (utime+stime, clock ticks) summed over a process and
+its children; the load generator's CPU from os.wait4's rusage. Everything talks to
+127.0.0.1 on the high ports below so it does not clash with other tests on the machine.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+TGT = os.environ.get("CARGO_TARGET_DIR", "/work/tgt/bench")
+VAXEL = os.environ.get("VAXEL_BIN", os.path.join(TGT, "release", "vaxel"))
+SINK = os.environ.get("SINK_BIN", os.path.join(TGT, "release", "vaxel-bench-sink"))
+SOUNDS = os.path.join(REPO, "sounds")
+
+VAXEL_SIP = 25060
+VAXEL_HTTP = 25080
+KAMAILIO_SIP = 25070
+SIPP_PORT = 25090
+SINK_PORT = 42000
+RTP_PORTS = "30000-41999"
+
+DID_BUSY = "46101022294"
+DID_PROMPT = "46101022295"
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def proc_stat(pid):
+    """(ppid, utime+stime ticks) of one process, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+    except OSError:
+        return None
+    rest = s[s.rindex(")") + 2:].split()
+    # rest[0] is field 3 (state); utime/stime are fields 14/15.
+    return int(rest[1]), int(rest[11]) + int(rest[12])
+
+
+def tree_pids(root):
+    """root and all its descendants."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = proc_stat(int(name))
+            if st:
+                children.setdefault(st[0], []).append(int(name))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pids):
+    total = 0
+    for p in pids:
+        st = proc_stat(p)
+        if st:
+            total += st[1]
+    return total / TICK
+
+
+def udp_rcvbuf_errors():
+    """Host-wide UDP receive-buffer drops (from /proc/net/snmp); shared with other users."""
+    with open("/proc/net/snmp") as f:
+        rows = [l.split() for l in f if l.startswith("Udp:")]
+    return int(dict(zip(rows[0][1:], rows[1][1:])).get("RcvbufErrors", 0))
+
+
+def udp_socket_drops(port):
+    """Receive-buffer drops of the UDP socket(s) bound to 127.0.0.1:port (/proc/net/udp)."""
+    want = f"0100007F:{port:04X}"
+    total = 0
+    with open("/proc/net/udp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if cols[1] == want:
+                total += int(cols[-1])
+    return total
+
+
+def host_cpu():
+    """(busy, total) jiffies of the whole machine, to show how much else ran meanwhile."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v) - idle, sum(v)
+
+
+def other_load_pct(h0, h1, own_cpu_s):
+    """CPU % of the machine (100 = one core) used by everything but own_cpu_s."""
+    busy, total = h1[0] - h0[0], h1[1] - h0[1]
+    ncpu = os.cpu_count() or 1
+    if total <= 0:
+        return 0.0
+    wall = total / TICK / ncpu
+    return round(100 * ((busy / TICK) - own_cpu_s) / wall, 1) if wall else 0.0
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def vaxel_config(workdir, repeat):
+    """A bench switchboard: one busy DID, one answered message DID with a long prompt."""
+    data = os.path.join(workdir, "data")
+    os.makedirs(data, exist_ok=True)
+    cfg = os.path.join(workdir, "vaxel-bench.toml")
+    with open(cfg, "w") as f:
+        f.write(f"""[server]
+name = "vaxel bench"
+sip = ["udp://127.0.0.1:{VAXEL_SIP}"]
+media_address = "127.0.0.1"
+rtp_ports = "{RTP_PORTS}"
+http = "127.0.0.1:{VAXEL_HTTP}"
+data_dir = "{data}"
+sounds_dir = "{SOUNDS}"
+
+[[trunk]]
+id = "bench"
+allow = ["127.0.0.1/32"]
+uri = "sip:127.0.0.1:25099"
+
+[[message]]
+id = "long"
+name = "Long prompt"
+answer = true
+repeat = {repeat}
+sound = "closed.wav"
+then = "hangup"
+
+[[did]]
+number = "{DID_BUSY}"
+name = "busy"
+route = "busy"
+
+[[did]]
+number = "{DID_PROMPT}"
+name = "prompt"
+route = "message:long"
+""")
+    return cfg
+
+
+def http_get(path, timeout=2.0):
+    with urllib.request.urlopen(f"http://127.0.0.1:{VAXEL_HTTP}{path}", timeout=timeout) as r:
+        return r.read().decode()
+
+
+def metrics():
+    out = {}
+    for line in http_get("/metrics").splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.partition(" ")
+            try:
+                out[k] = float(v)
+            except ValueError:
+                pass
+    return out
+
+
+class Vaxel:
+    """vaxel run on the bench config, stopped with SIGTERM (killed after 10 s)."""
+
+    def __init__(self, repeat=1, log_level=None):
+        self.dir = tempfile.mkdtemp(prefix="vaxel-bench-")
+        self.cfg = vaxel_config(self.dir, repeat)
+        env = dict(os.environ)
+        env["RUST_LOG"] = log_level or os.environ.get("VAXEL_LOG", "warn")
+        self.logf = open(os.path.join(self.dir, "vaxel.log"), "w")
+        self.p = subprocess.Popen([VAXEL, "run", "--config", self.cfg], stdout=self.logf, stderr=self.logf, env=env)
+        self.pid = self.p.pid
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.p.poll() is not None:
+                raise RuntimeError(f"vaxel exited {self.p.returncode}; see {self.dir}/vaxel.log")
+            try:
+                http_get("/health", timeout=0.5)
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("vaxel did not come up within 15 s")
+
+    def pids(self):
+        return [self.pid]
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.logf.close()
+
+
+class Kamailio:
+    """Kamailio as a stateful 486 responder (kamailio-busy.cfg), 2 UDP children."""
+
+    MODULES = ["/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules", "/usr/lib64/kamailio/modules"]
+
+    def __init__(self, children=2):
+        self.dir = tempfile.mkdtemp(prefix="kamailio-bench-")
+        mpath = next((m for m in self.MODULES if os.path.isdir(m)), self.MODULES[0])
+        self.logf = open(os.path.join(self.dir, "kamailio.log"), "w")
+        cmd = ["kamailio", "-f", os.path.join(HERE, "kamailio-busy.cfg"), "-DD", "-E", "-n", str(children),
+               "-m", os.environ.get("KAMAILIO_SHM_MB", "1024"), "-M", "16", "-Y", self.dir, "-P", os.path.join(self.dir, "k.pid"), "-L", mpath]
+        self.p = subprocess.Popen(cmd, stdout=self.logf, stderr=self.logf)
+        self.pid = self.p.pid
+        # Up when it answers a probe INVITE (sipp not needed: a raw OPTIONS gets 405).
+        import socket
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.3)
+        msg = (f"OPTIONS sip:probe@127.0.0.1:{KAMAILIO_SIP} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{SIPP_PORT + 5};branch=z9hG4bKprobe\r\n"
+               "From: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:probe@127.0.0.1>\r\nCall-ID: probe\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
+        s.bind(("127.0.0.1", SIPP_PORT + 5))
+        deadline = time.time() + 10
+        try:
+            while time.time() < deadline:
+                if self.p.poll() is not None:
+                    raise RuntimeError(f"kamailio exited {self.p.returncode}; see {self.dir}/kamailio.log")
+                s.sendto(msg, ("127.0.0.1", KAMAILIO_SIP))
+                try:
+                    s.recvfrom(4096)
+                    return
+                except OSError:
+                    pass
+            self.stop()
+            raise RuntimeError("kamailio did not come up within 10 s")
+        finally:
+            s.close()
+
+    def pids(self):
+        return tree_pids(self.pid)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                for p in tree_pids(self.pid):
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
+                self.p.wait()
+        self.logf.close()
+
+
+def run_measured(cmd, timeout, **kw):
+    """Runs cmd to completion; returns (returncode, cpu seconds of it and its children, wall s)."""
+    t0 = time.time()
+    p = subprocess.Popen(cmd, **kw)
+    deadline = t0 + timeout
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.time() > deadline:
+            p.kill()
+            pid, status, ru = os.wait4(p.pid, 0)
+            break
+        time.sleep(0.05)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return p.returncode, ru.ru_utime + ru.ru_stime, time.time() - t0
+
+
+def sipp_final_stats(csv_path):
+    """The last row of a SIPp -trace_stat CSV as a dict."""
+    with open(csv_path) as f:
+        lines = [l.rstrip("\n") for l in f if l.strip()]
+    head = lines[0].split(";")
+    last = lines[-1].split(";")
+    return dict(zip(head, last))
+
+
+def emit(result, path=None):
+    line = json.dumps(result, sort_keys=True)
+    print(line, flush=True)
+    if path:
+        with open(path, "a") as f:
+            f.write(line + "\n")
