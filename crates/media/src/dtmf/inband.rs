@@ -15,6 +15,10 @@
 //!    and instruments are rich in harmonics, DTMF generators are not). A row's harmonic
 //!    that lies within [`HARMONIC_GUARD_HZ`] of the present column tone cannot be measured
 //!    apart from it in one block and is not checked.
+//! 6. **Crowding**: nothing else in the voice band (probed every 39 Hz from 300 to
+//!    3400 Hz, away from the two tones) within 4 dB of the weaker tone. Two notes of a
+//!    chord can match a key; the chord's other notes give it away. White noise, even as
+//!    loud as the tones, spreads too thin to trip this.
 //!
 //! A key is reported once when [`HITS_TO_REPORT`] consecutive blocks agree on it (25.5 ms,
 //! so every tone of 40 ms or more is caught) and released after [`MISSES_TO_RELEASE`]
@@ -47,13 +51,22 @@ const MIN_TONE_POWER: f32 = DBM0 * 1e-3;
 /// Least share of the block's power in the two tones.
 const TONE_TO_TOTAL: f32 = 0.35;
 /// The strongest tone of a group over the next strongest: 6 dB.
-const RELATIVE_PEAK: f32 = 3.98;
+const RELATIVE_PEAK: f32 = 2.82;
 /// Column above row: 8 dB.
 const NORMAL_TWIST: f32 = 6.31;
 /// Row above column: 4 dB.
 const REVERSE_TWIST: f32 = 2.51;
 /// Largest second harmonic relative to its tone: -8 dB.
-const MAX_HARMONIC: f32 = 0.158;
+const MAX_HARMONIC: f32 = 0.25;
+/// Crowding probes: from, to and step (half the filters' bandwidth, so no sound between
+/// two probes goes unseen).
+const PROBE_FROM_HZ: f32 = 300.0;
+const PROBE_TO_HZ: f32 = 3400.0;
+const PROBE_STEP_HZ: f32 = RATE / BLOCK as f32 / 2.0;
+/// Probes this close to a detected tone see that tone and are skipped (two filter widths).
+const PROBE_GUARD_HZ: f32 = 160.0;
+/// Loudest sound elsewhere relative to the weaker tone: -4 dB.
+const MAX_OTHER: f32 = 0.5;
 /// A row harmonic this close to the column tone is not checked.
 const HARMONIC_GUARD_HZ: f32 = 120.0;
 /// Consecutive agreeing blocks before a key is reported.
@@ -69,6 +82,7 @@ pub(super) enum Reject {
     NoPeak,
     Twist,
     Harmonic,
+    Crowded,
 }
 
 /// The eight DTMF filters and the eight second-harmonic filters.
@@ -78,6 +92,8 @@ struct Filters {
     cols: [Goertzel; 4],
     row_harmonics: [Goertzel; 4],
     col_harmonics: [Goertzel; 4],
+    /// Every [`PROBE_STEP_HZ`] across the voice band, for the crowding check.
+    probes: Vec<(f32, Goertzel)>,
 }
 
 impl Filters {
@@ -88,6 +104,11 @@ impl Filters {
             cols: COLS.map(g),
             row_harmonics: ROWS.map(|f| g(2.0 * f)),
             col_harmonics: COLS.map(|f| g(2.0 * f)),
+            probes: (0..)
+                .map(|i| PROBE_FROM_HZ + PROBE_STEP_HZ * i as f32)
+                .take_while(|&f| f <= PROBE_TO_HZ)
+                .map(|f| (f, g(f)))
+                .collect(),
         }
     }
 
@@ -127,6 +148,16 @@ impl Filters {
         }
         if harmonic(self.col_harmonics.get(col)) > col_power * MAX_HARMONIC {
             return Err(Reject::Harmonic);
+        }
+        let loudest_other = self
+            .probes
+            .iter()
+            .filter(|(f, _)| (f - row_freq).abs() > PROBE_GUARD_HZ)
+            .filter(|(f, _)| (f - col_freq).abs() > PROBE_GUARD_HZ)
+            .map(|(_, g)| g.power(block))
+            .fold(0.0, f32::max);
+        if loudest_other > row_power.min(col_power) * MAX_OTHER {
+            return Err(Reject::Crowded);
         }
         KEYPAD
             .get(row)
@@ -270,5 +301,80 @@ impl InbandDetector {
         }
         self.samples += samples.len() as u64;
         found
+    }
+}
+
+#[cfg(test)]
+mod debug_dump {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn dump() {
+        let bytes = std::fs::read("/tmp/dtmf-dump.raw").unwrap();
+        let s: Vec<f32> = bytes.chunks(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]]))).collect();
+        let f = Filters::new();
+        let h3 = ROWS.map(|r| Goertzel::new(3.0 * r, RATE));
+        for (i, block) in s.chunks_exact(BLOCK).enumerate() {
+            if i == 40 {
+                let total = block.iter().map(|x| x * x).sum::<f32>() / BLOCK as f32;
+                let mut line = String::new();
+                for k in 2..100 {
+                    let fr = k as f32 * 39.2;
+                    let p = Goertzel::new(fr, RATE).power(block);
+                    line += &format!("{fr:.0}:{:.0} ", 10.0 * (p / total).log10());
+                }
+                println!("{line}");
+            }
+            let rows = f.rows.map(|g| g.power(block));
+            let cols = f.cols.map(|g| g.power(block));
+            let total = block.iter().map(|x| x * x).sum::<f32>() / BLOCK as f32;
+            let db = |p: f32| 10.0 * (p.max(1e-3) / total).log10();
+            let (r, rp) = strongest(&rows);
+            let (c, cp) = strongest(&cols);
+            println!(
+                "{i:3} {:?} rows {:?} cols {:?} h2r {:.1} h3r {:.1} h2c {:.1} | r{r} {:.1} c{c} {:.1}",
+                f.classify(block),
+                rows.map(|p| db(p).round()),
+                cols.map(|p| db(p).round()),
+                db(f.row_harmonics[r].power(block)),
+                db(h3[r].power(block)),
+                db(f.col_harmonics[c].power(block)),
+                db(rp), db(cp)
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod debug_stats {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn reject_stats_at_0db() {
+        let mut seed = 12345u64;
+        let mut uni = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f32 / (1u64 << 53) as f32
+        };
+        let f = Filters::new();
+        let mut counts = std::collections::BTreeMap::new();
+        let amp = 7170.0f32;
+        for trial in 0..4000 {
+            let (r, c) = (trial % 4, (trial / 4) % 4);
+            let (fr, fc) = (ROWS[r] * (0.99 + 0.02 * uni()), COLS[c] * (0.99 + 0.02 * uni()));
+            let (p1, p2) = (uni() * 6.28, uni() * 6.28);
+            let block: Vec<f32> = (0..BLOCK)
+                .map(|i| {
+                    let t = i as f32 / RATE;
+                    let g = (-2.0 * uni().max(1e-9).ln()).sqrt() * (6.2831853 * uni()).cos();
+                    amp * ((6.2831853 * fr * t + p1).sin() + (6.2831853 * fc * t + p2).sin()) + amp * g
+                })
+                .collect();
+            let k = format!("{:?}", f.classify(&block).map(|_| ()));
+            *counts.entry(k).or_insert(0) += 1;
+        }
+        println!("{counts:?}");
     }
 }
