@@ -99,8 +99,10 @@ impl Switch {
         metrics
             .rtp_ports_free
             .store(ports.available() as i64, Ordering::Relaxed);
+        let mut core = Core::new(TimerConfig::default());
+        core.set_force_rport(true);
         Switch {
-            core: Core::new(TimerConfig::default()),
+            core,
             media_ip: plan.server.media_address,
             plan,
             calls: HashMap::new(),

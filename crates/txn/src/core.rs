@@ -124,6 +124,7 @@ pub struct Core {
     out: VecDeque<Output>,
     next_id: u64,
     stats: Stats,
+    force_rport: bool,
 }
 
 impl Core {
@@ -138,7 +139,16 @@ impl Core {
             out: VecDeque::new(),
             next_id: 1,
             stats: Stats::default(),
+            force_rport: false,
         }
+    }
+
+    /// Answer every request at its source address and port, as if it carried `rport`
+    /// (RFC 3581). Phones behind NAT need it, and it is what Asterisk (`force_rport`) and
+    /// Kamailio (`force_rport()`) do for them; without it, §18.2.2 sends UDP responses to
+    /// the Via's sent-by port.
+    pub fn set_force_rport(&mut self, on: bool) {
+        self.force_rport = on;
     }
 
     /// Timer values in force.
@@ -190,7 +200,7 @@ impl Core {
 
     /// A request arrived from `peer`.
     pub fn handle_request(&mut self, now: Instant, mut req: Request, peer: Peer) {
-        stamp_received(&mut req, &peer);
+        stamp_received(&mut req, &peer, self.force_rport);
         let Some(key) = TxnKey::for_request(&req) else {
             // No usable Via: nowhere to send an answer (RFC 3261 §18.2.1 drops it).
             return;
@@ -230,7 +240,11 @@ impl Core {
         } else {
             Kind::NonInviteServer(NonInviteServer::Trying)
         };
-        let reply_to = response_peer(&req, peer);
+        let reply_to = if self.force_rport {
+            peer
+        } else {
+            response_peer(&req, peer)
+        };
         self.insert(
             id,
             Txn {
@@ -316,7 +330,11 @@ impl Core {
         let status = if invite.is_some() { 200 } else { 481 };
         let response = Response::for_request(&req, status);
         let id = self.alloc();
-        let reply_to = response_peer(&req, peer);
+        let reply_to = if self.force_rport {
+            peer
+        } else {
+            response_peer(&req, peer)
+        };
         self.insert(
             id,
             Txn {
@@ -641,7 +659,7 @@ impl Core {
 
 /// RFC 3261 §18.2.1 and RFC 3581: mark the top Via with the address the request really came
 /// from, so that responses built from it find their way back (§18.2.2).
-fn stamp_received(req: &mut Request, peer: &Peer) {
+fn stamp_received(req: &mut Request, peer: &Peer, force_rport: bool) {
     let Ok(mut vias) = req.vias() else { return };
     let Some(top) = vias.first_mut() else { return };
     let ip = peer.addr.ip().to_string();
@@ -651,7 +669,7 @@ fn stamp_received(req: &mut Request, peer: &Peer) {
         top.set_param("received", Some(ip));
         changed = true;
     }
-    if let Some(None) = top.rport() {
+    if force_rport || matches!(top.rport(), Some(None)) {
         top.set_param("rport", Some(peer.addr.port().to_string()));
         changed = true;
     }
