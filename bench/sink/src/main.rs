@@ -121,6 +121,8 @@ struct Totals {
     gaps: u64,
     late_40ms: u64,
     per_sec: Vec<u64>,
+    /// Gaps over 40 ms by the second (since the first packet) in which they ended.
+    late_per_sec: Vec<u64>,
     first_ns: i64,
     last_ns: i64,
 }
@@ -165,6 +167,12 @@ fn record(streams: &mut HashMap<(u32, u16, u32), Stream>, t: &mut Totals, key: (
         t.gaps += 1;
         if ns - s.last_ns > 2 * FRAME_NS {
             t.late_40ms += 1;
+            if sec < 100_000 {
+                if t.late_per_sec.len() <= sec {
+                    t.late_per_sec.resize(sec + 1, 0);
+                }
+                t.late_per_sec[sec] += 1;
+            }
         }
     } else {
         s.gap_lost += (d - 1) as u64;
@@ -222,6 +230,7 @@ fn main() {
         gaps: 0,
         late_40ms: 0,
         per_sec: Vec::new(),
+        late_per_sec: Vec::new(),
         first_ns: 0,
         last_ns: 0,
     };
@@ -323,13 +332,15 @@ fn report(args: &Args, streams: &HashMap<(u32, u16, u32), Stream>, t: &Totals) {
     let med_dur = durations.get(durations.len() / 2).copied().unwrap_or(0);
     let expected_total = args.expect * streams.len() as u64;
     let p = |q| percentile_us(&t.hist, t.over, t.gaps, q);
+    // Only the seconds that had late gaps, as [second, count] pairs.
+    let late: Vec<[u64; 2]> = t.late_per_sec.iter().enumerate().filter(|(_, n)| **n > 0).map(|(s, n)| [s as u64, *n]).collect();
     let peak = t.per_sec.iter().copied().max().unwrap_or(0);
     let json = format!(
         "{{\"streams\":{},\"packets\":{},\"bytes\":{},\"not_rtp\":{},\"expected_per_stream\":{},\"expected_total\":{},\
 \"seq_gap_lost\":{},\"tail_short\":{},\"dup_or_late\":{},\"streams_with_loss\":{},\"kernel_rcvbuf_drops\":{},\
 \"min_packets_per_stream\":{},\"max_packets_per_stream\":{},\"median_stream_secs\":{:.3},\
 \"gaps_measured\":{},\"dev_p50_us\":{},\"dev_p90_us\":{},\"dev_p99_us\":{},\"dev_p999_us\":{},\"dev_max_us\":{:.0},\
-\"gaps_over_40ms\":{},\"peak_pps\":{},\"per_sec\":{:?}}}",
+\"gaps_over_40ms\":{},\"late_by_sec\":{:?},\"peak_pps\":{},\"per_sec\":{:?}}}",
         streams.len(),
         t.packets,
         t.bytes,
@@ -351,6 +362,7 @@ fn report(args: &Args, streams: &HashMap<(u32, u16, u32), Stream>, t: &Totals) {
         p(0.999),
         t.max_dev_ns as f64 / 1000.0,
         t.late_40ms,
+        late,
         peak,
         t.per_sec,
     );
