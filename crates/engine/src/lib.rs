@@ -13,6 +13,7 @@ pub mod load;
 pub mod metrics;
 pub mod overrides;
 mod ports;
+mod rtp_in;
 mod scheduler;
 mod switch;
 mod transport;
@@ -96,7 +97,7 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let scheduler = scheduler::Scheduler::start(cores, media_tx, metrics.clone())
+    let scheduler = scheduler::Scheduler::start(cores, media_tx.clone(), metrics.clone())
         .map_err(io("rtp scheduler threads"))?;
 
     let mut udp = Vec::new();
@@ -143,6 +144,7 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
         metrics.clone(),
         cdr,
         clock,
+        media_tx,
     );
     info!(sip = ?udp.iter().chain(tcp.iter()).collect::<Vec<_>>(), "vaxel is taking calls");
 

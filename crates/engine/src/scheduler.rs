@@ -56,6 +56,8 @@ pub enum Command {
 pub enum MediaEvent {
     /// The last queued frame of a stream has been sent.
     PlaybackDone(StreamId),
+    /// The caller pressed a key (RFC 4733 event or in-band tone).
+    Digit(StreamId, char),
 }
 
 struct Stream {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, info, info_span, warn};
 use vaxel_media::{Codec, Prompt, RtpSender, tones};
 use vaxel_plan::{Action, Event, Plan, Walk};
@@ -22,6 +23,7 @@ use crate::clock::Clock;
 use crate::db::{CallRecord, CdrWriter};
 use crate::metrics::Metrics;
 use crate::ports::PortPool;
+use crate::rtp_in::{self, DtmfMode};
 use crate::scheduler::{Command, MediaEvent, Scheduler};
 use crate::transport::{Inbound, Transports};
 
@@ -80,6 +82,7 @@ pub struct Switch {
     clock: Clock,
     policy: UasPolicy,
     busy_tone: Prompt,
+    media_events: UnboundedSender<MediaEvent>,
     next_call: u64,
     shutting_down: bool,
 }
@@ -93,6 +96,7 @@ impl Switch {
         metrics: Arc<Metrics>,
         cdr: CdrWriter,
         clock: Clock,
+        media_events: UnboundedSender<MediaEvent>,
     ) -> Switch {
         let (low, high) = plan.server.rtp_ports;
         let ports = PortPool::new(low, high);
@@ -122,6 +126,7 @@ impl Switch {
                 schemes: vec!["sip".to_string(), "sips".to_string()],
             },
             busy_tone: tones::busy(BUSY_TONE),
+            media_events,
             next_call: 1,
             shutting_down: false,
         }
@@ -165,6 +170,7 @@ impl Switch {
     /// An event of the RTP scheduler.
     pub fn handle_media(&mut self, now: Instant, event: MediaEvent) {
         match event {
+            MediaEvent::Digit(id, digit) => self.on_digit(now, id, digit),
             MediaEvent::PlaybackDone(id) => {
                 let Some(call) = self.calls.get_mut(&id) else {
                     return;
@@ -179,6 +185,14 @@ impl Switch {
             }
         }
         self.drain(now);
+    }
+
+    /// A key the caller pressed, from RTP or SIP INFO.
+    fn on_digit(&mut self, _now: Instant, id: u64, digit: char) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        call.span.in_scope(|| info!(%digit, "DTMF"));
     }
 
     /// Stop taking calls and end the ones in progress (SIGTERM).
@@ -581,7 +595,18 @@ impl Switch {
             .store(self.ports.available() as i64, Ordering::Relaxed);
         let _ = socket.set_nonblocking(true);
         let socket = Arc::new(socket);
-        let reader = spawn_rtp_reader(socket.clone(), self.metrics.clone());
+        let mode = DtmfMode {
+            telephone_event: neg.telephone_event,
+            codec: neg.codec,
+            audio_pt: neg.payload_type,
+        };
+        let reader = rtp_in::spawn(
+            id,
+            socket.clone(),
+            mode,
+            self.media_events.clone(),
+            self.metrics.clone(),
+        );
         let answer = vaxel_sdp::answer(&neg, self.media_ip, port, id, 1);
         let rtp = RtpSender::new(
             fastrand::u32(..),
@@ -770,28 +795,4 @@ fn dialog_peer(invite: &Request, from: Peer) -> Peer {
         }
     }
     from
-}
-
-/// Reads what the caller sends on the call's RTP port. For now it is counted and dropped;
-/// DTMF (RFC 4733) and bridging will read it.
-fn spawn_rtp_reader(
-    socket: Arc<std::net::UdpSocket>,
-    metrics: Arc<Metrics>,
-) -> tokio::task::JoinHandle<()> {
-    let clone = socket.try_clone();
-    tokio::spawn(async move {
-        let Ok(std_sock) = clone else { return };
-        let Ok(sock) = tokio::net::UdpSocket::from_std(std_sock) else {
-            return;
-        };
-        let mut buf = [0u8; 2048];
-        while let Ok((n, _)) = sock.recv_from(&mut buf).await {
-            if buf
-                .get(..n)
-                .is_some_and(|p| vaxel_media::parse_rtp(p).is_ok())
-            {
-                metrics.rtp_packets_received.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    })
 }

@@ -1,0 +1,69 @@
+//! What the caller sends on a call's RTP port: DTMF, as RFC 4733 telephone-events or, for
+//! callers that offered none, as in-band tones in the G.711 audio. Everything else is counted
+//! and dropped (bridging comes with the B2BUA).
+
+use std::net::UdpSocket;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::mpsc::UnboundedSender;
+use vaxel_media::dtmf::{EventReceiver, InbandDetector};
+use vaxel_media::{Codec, g711, parse_rtp};
+
+use crate::metrics::Metrics;
+use crate::scheduler::{MediaEvent, StreamId};
+
+/// How DTMF reaches us on this call.
+#[derive(Debug, Clone, Copy)]
+pub struct DtmfMode {
+    /// The negotiated telephone-event payload type, if any.
+    pub telephone_event: Option<u8>,
+    /// The audio codec (for in-band detection when there is no telephone-event).
+    pub codec: Codec,
+    /// Its payload type.
+    pub audio_pt: u8,
+}
+
+/// Starts the reader task of one call's RTP socket.
+pub fn spawn(
+    id: StreamId,
+    socket: Arc<UdpSocket>,
+    mode: DtmfMode,
+    events: UnboundedSender<MediaEvent>,
+    metrics: Arc<Metrics>,
+) -> tokio::task::JoinHandle<()> {
+    let clone = socket.try_clone();
+    tokio::spawn(async move {
+        let Ok(std_sock) = clone else { return };
+        let Ok(sock) = tokio::net::UdpSocket::from_std(std_sock) else {
+            return;
+        };
+        let mut events_rx = EventReceiver::new();
+        let mut inband = mode.telephone_event.is_none().then(InbandDetector::new);
+        let mut pcm = Vec::with_capacity(160);
+        let mut buf = [0u8; 2048];
+        while let Ok((n, _)) = sock.recv_from(&mut buf).await {
+            let Some(Ok(pkt)) = buf.get(..n).map(parse_rtp) else {
+                continue;
+            };
+            metrics.rtp_packets_received.fetch_add(1, Ordering::Relaxed);
+            let digits = if Some(pkt.payload_type) == mode.telephone_event {
+                events_rx
+                    .on_packet(pkt.timestamp, pkt.marker, pkt.payload)
+                    .into_iter()
+                    .collect()
+            } else if let (Some(det), true) = (inband.as_mut(), pkt.payload_type == mode.audio_pt) {
+                pcm.clear();
+                g711::decode(mode.codec, pkt.payload, &mut pcm);
+                det.push(&pcm)
+            } else {
+                Vec::new()
+            };
+            for d in digits {
+                if events.send(MediaEvent::Digit(id, d)).is_err() {
+                    return;
+                }
+            }
+        }
+    })
+}
