@@ -7,6 +7,10 @@
 //! with its media crate. Every error in a config is reported at once as a [`Diagnostic`] with
 //! `file:line:col` and a hint. Relative `data_dir`/`sounds_dir` are resolved against the
 //! directory of the config file, not the working directory.
+//!
+//! Schedules are decided by [`evaluate`] (Swedish holidays by [`swedish_holiday`]) at an
+//! instant the caller passes in, with the one-day [`Override`]s the caller keeps: this crate
+//! reads no clock and stores nothing; [`Walk::handle_at`] and [`Plan::trace_at`] take both.
 
 #![warn(missing_docs)]
 
