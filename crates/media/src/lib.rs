@@ -9,8 +9,8 @@
 
 mod codec;
 mod decode;
-mod error;
 pub mod dtmf;
+mod error;
 pub mod g711;
 mod pacer;
 mod playout;

@@ -41,7 +41,10 @@ fn event_codes_map_to_keys() {
 fn one_digit_per_event_at_its_first_packet() {
     let mut rx = EventReceiver::new();
     let packets = press(1000, 5, 4);
-    assert_eq!(rx.on_packet(packets[0].0, packets[0].1, &packets[0].2), Some('5'));
+    assert_eq!(
+        rx.on_packet(packets[0].0, packets[0].1, &packets[0].2),
+        Some('5')
+    );
     assert_eq!(feed(&mut rx, &packets[1..]), "");
 }
 

@@ -1,8 +1,9 @@
 //! In-band DTMF: key presses found in 8 kHz audio with Goertzel filters.
 //!
 //! The audio is cut into blocks of [`BLOCK`] samples (12.75 ms; at this length the
-//! neighbouring row frequencies fall near each other's nulls). Each block is classified
-//! as one key or none by the classic checks:
+//! neighbouring row frequencies fall near each other's nulls), a new block every [`HOP`]
+//! samples (half overlapping). Each block is classified as one key or none by the classic
+//! checks:
 //!
 //! 1. **Level**: row + column power at least -30 dBm0.
 //! 2. **Purity**: row + column carry at least [`TONE_TO_TOTAL`] of the block's power
@@ -19,18 +20,25 @@
 //!    3400 Hz, away from the two tones) within 4 dB of the weaker tone. Two notes of a
 //!    chord can match a key; the chord's other notes give it away. White noise, even as
 //!    loud as the tones, spreads too thin to trip this.
+//! 7. **Steadiness**: the block's two halves carry energy within 2.5 dB of each other, so a
+//!    block the tone only partly fills does not count. Without this, a 20 ms burst split
+//!    over two blocks would pass as two hits.
 //!
-//! A key is reported once when [`HITS_TO_REPORT`] consecutive blocks agree on it (25.5 ms,
-//! so every tone of 40 ms or more is caught) and released after [`MISSES_TO_RELEASE`]
-//! blocks without it; the same key is reported again only after such a gap.
+//! A key is reported once when [`HITS_TO_REPORT`] consecutive blocks agree on it (they
+//! span 25.5 ms of steady tone, so tones of 40 ms or more are caught and 20 ms bursts are
+//! not) and released after [`MISSES_TO_RELEASE`] blocks without it (25.5 ms); the same key
+//! is reported again only after such a gap.
 
-use super::goertzel::Goertzel;
 use super::Digit;
+use super::goertzel::Goertzel;
 
 /// Sample rate the detector expects (G.711).
 const RATE: f32 = 8000.0;
 /// Samples per analysis block.
 const BLOCK: usize = 102;
+/// Samples between the starts of two blocks: blocks overlap by half, so a short tone is
+/// seen whole by more of them.
+const HOP: usize = BLOCK / 2;
 /// Low (row) group, Hz.
 const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
 /// High (column) group, Hz.
@@ -69,10 +77,12 @@ const PROBE_GUARD_HZ: f32 = 160.0;
 const MAX_OTHER: f32 = 0.5;
 /// A row harmonic this close to the column tone is not checked.
 const HARMONIC_GUARD_HZ: f32 = 120.0;
+/// Largest energy ratio between the two halves of a block: 2.5 dB.
+const MAX_HALF_RATIO: f32 = 1.8;
 /// Consecutive agreeing blocks before a key is reported.
-const HITS_TO_REPORT: u8 = 2;
+const HITS_TO_REPORT: u8 = 3;
 /// Consecutive blocks without the key before it counts as released.
-const MISSES_TO_RELEASE: u8 = 2;
+const MISSES_TO_RELEASE: u8 = 3;
 
 /// Why a block holds no key (kept apart for tuning and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +93,7 @@ pub(super) enum Reject {
     Twist,
     Harmonic,
     Crowded,
+    Unsteady,
 }
 
 /// The eight DTMF filters and the eight second-harmonic filters.
@@ -122,7 +133,12 @@ impl Filters {
         if tones < MIN_TONE_POWER {
             return Err(Reject::Quiet);
         }
-        let total = block.iter().map(|x| x * x).sum::<f32>() / block.len().max(1) as f32;
+        let (first, second) = block.split_at(block.len() / 2);
+        let (e1, e2) = (energy(first), energy(second));
+        if e1.max(e2) > MAX_HALF_RATIO * e1.min(e2) {
+            return Err(Reject::Unsteady);
+        }
+        let total = (e1 + e2) / block.len().max(1) as f32;
         if tones < TONE_TO_TOTAL * total {
             return Err(Reject::Impure);
         }
@@ -167,13 +183,17 @@ impl Filters {
     }
 }
 
+/// Sum of squares.
+fn energy(samples: &[f32]) -> f32 {
+    samples.iter().map(|x| x * x).sum()
+}
+
 /// Index and power of the largest of four powers.
 fn strongest(powers: &[f32; 4]) -> (usize, f32) {
-    powers
-        .iter()
-        .copied()
-        .enumerate()
-        .fold((0, f32::MIN), |best, (i, p)| if p > best.1 { (i, p) } else { best })
+    powers.iter().copied().enumerate().fold(
+        (0, f32::MIN),
+        |best, (i, p)| if p > best.1 { (i, p) } else { best },
+    )
 }
 
 /// Where the detector stands between blocks.
@@ -202,7 +222,14 @@ impl State {
             (State::Rising { .. }, Some(d)) => State::rising(d, 1),
             (State::Rising { .. }, None) => (State::Idle, None),
             (State::Held { digit, .. }, Some(d)) if d == digit => (State::held(digit), None),
-            (State::Held { digit, misses, next }, hit) => {
+            (
+                State::Held {
+                    digit,
+                    misses,
+                    next,
+                },
+                hit,
+            ) => {
                 let next = match (hit, next) {
                     (Some(d), Some((n, hits))) if d == n => Some((d, hits + 1)),
                     (Some(d), _) => Some((d, 1)),
@@ -292,89 +319,15 @@ impl InbandDetector {
             }
             self.fill += 1;
             if self.fill >= BLOCK {
-                self.fill = 0;
                 let hit = self.filters.classify(&self.block).ok();
                 let (state, report) = self.state.step(hit);
                 self.state = state;
                 found.extend(report);
+                self.block.copy_within(HOP.., 0);
+                self.fill = BLOCK - HOP;
             }
         }
         self.samples += samples.len() as u64;
         found
-    }
-}
-
-#[cfg(test)]
-mod debug_dump {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn dump() {
-        let bytes = std::fs::read("/tmp/dtmf-dump.raw").unwrap();
-        let s: Vec<f32> = bytes.chunks(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]]))).collect();
-        let f = Filters::new();
-        let h3 = ROWS.map(|r| Goertzel::new(3.0 * r, RATE));
-        for (i, block) in s.chunks_exact(BLOCK).enumerate() {
-            if i == 40 {
-                let total = block.iter().map(|x| x * x).sum::<f32>() / BLOCK as f32;
-                let mut line = String::new();
-                for k in 2..100 {
-                    let fr = k as f32 * 39.2;
-                    let p = Goertzel::new(fr, RATE).power(block);
-                    line += &format!("{fr:.0}:{:.0} ", 10.0 * (p / total).log10());
-                }
-                println!("{line}");
-            }
-            let rows = f.rows.map(|g| g.power(block));
-            let cols = f.cols.map(|g| g.power(block));
-            let total = block.iter().map(|x| x * x).sum::<f32>() / BLOCK as f32;
-            let db = |p: f32| 10.0 * (p.max(1e-3) / total).log10();
-            let (r, rp) = strongest(&rows);
-            let (c, cp) = strongest(&cols);
-            println!(
-                "{i:3} {:?} rows {:?} cols {:?} h2r {:.1} h3r {:.1} h2c {:.1} | r{r} {:.1} c{c} {:.1}",
-                f.classify(block),
-                rows.map(|p| db(p).round()),
-                cols.map(|p| db(p).round()),
-                db(f.row_harmonics[r].power(block)),
-                db(h3[r].power(block)),
-                db(f.col_harmonics[c].power(block)),
-                db(rp), db(cp)
-            );
-        }
-    }
-}
-
-#[cfg(test)]
-mod debug_stats {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn reject_stats_at_0db() {
-        let mut seed = 12345u64;
-        let mut uni = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 11) as f32 / (1u64 << 53) as f32
-        };
-        let f = Filters::new();
-        let mut counts = std::collections::BTreeMap::new();
-        let amp = 7170.0f32;
-        for trial in 0..4000 {
-            let (r, c) = (trial % 4, (trial / 4) % 4);
-            let (fr, fc) = (ROWS[r] * (0.99 + 0.02 * uni()), COLS[c] * (0.99 + 0.02 * uni()));
-            let (p1, p2) = (uni() * 6.28, uni() * 6.28);
-            let block: Vec<f32> = (0..BLOCK)
-                .map(|i| {
-                    let t = i as f32 / RATE;
-                    let g = (-2.0 * uni().max(1e-9).ln()).sqrt() * (6.2831853 * uni()).cos();
-                    amp * ((6.2831853 * fr * t + p1).sin() + (6.2831853 * fc * t + p2).sin()) + amp * g
-                })
-                .collect();
-            let k = format!("{:?}", f.classify(&block).map(|_| ()));
-            *counts.entry(k).or_insert(0) += 1;
-        }
-        println!("{counts:?}");
     }
 }

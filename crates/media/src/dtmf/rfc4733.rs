@@ -92,7 +92,10 @@ impl EventReceiver {
     /// RFC 4733 §2.5.1.3: an event longer than 0xFFFF timestamp units continues in a new
     /// segment whose timestamp is the old one plus the old duration, without the marker.
     fn is_next_segment(&self, timestamp: u32, event: u8) -> bool {
-        let Some(prev) = self.latest.and_then(|i| self.seen.get(i).copied().flatten()) else {
+        let Some(prev) = self
+            .latest
+            .and_then(|i| self.seen.get(i).copied().flatten())
+        else {
             return false;
         };
         // The previous segment may have lost its last packets; allow up to one second of
