@@ -58,6 +58,8 @@ pub struct Call {
     pub hangup_after_playback: bool,
     /// Whether 183 was sent.
     pub early_media: bool,
+    /// Schedule decisions already written to the log.
+    pub decisions_logged: usize,
     /// When the INVITE arrived.
     pub started: Instant,
     /// When we answered.

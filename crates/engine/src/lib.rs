@@ -127,7 +127,7 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
     let http_state = http::HttpState {
         metrics: metrics.clone(),
         plan: shared_plan.clone(),
-        overrides,
+        overrides: overrides.clone(),
         clock,
     };
     let http = http::serve(plan.server.http, http_state)
@@ -137,15 +137,16 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
     let (ctl_tx, mut ctl_rx) = mpsc::channel(8);
     spawn_signals(ctl_tx).map_err(io("signal handlers"))?;
 
-    let mut switch = switch::Switch::new(
-        plan,
-        scheduler.clone(),
+    let parts = switch::Parts {
+        scheduler: scheduler.clone(),
         transports,
-        metrics.clone(),
+        metrics: metrics.clone(),
         cdr,
         clock,
-        media_tx,
-    );
+        media_events: media_tx,
+        overrides,
+    };
+    let mut switch = switch::Switch::new(plan, parts);
     info!(sip = ?udp.iter().chain(tcp.iter()).collect::<Vec<_>>(), "vaxel is taking calls");
 
     let mut stop_by: Option<Instant> = None;

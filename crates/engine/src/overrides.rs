@@ -8,7 +8,7 @@ use std::sync::{Mutex, RwLock};
 use jiff::civil::Date;
 use rusqlite::{Connection, params};
 use serde::Serialize;
-use vaxel_plan::TimeOfDay;
+use vaxel_plan::{Override, TimeOfDay};
 
 use crate::db::{self, DbError};
 
@@ -32,33 +32,10 @@ pub struct OverrideRow {
 
 /// Parses `HH:MM-HH:MM` (end may be `24:00`) or `closed`.
 pub fn parse_hours(s: &str) -> Result<Hours, String> {
-    if s.eq_ignore_ascii_case("closed") {
+    if s.trim().eq_ignore_ascii_case("closed") {
         return Ok(None);
     }
-    let (a, b) = s
-        .split_once('-')
-        .ok_or_else(|| format!("`{s}`: expected HH:MM-HH:MM or `closed`"))?;
-    let (a, b) = (parse_time(a.trim())?, parse_time(b.trim())?);
-    if b.0 <= a.0 {
-        return Err(format!(
-            "`{s}`: the end must come after the start on the same day"
-        ));
-    }
-    Ok(Some((a, b)))
-}
-
-fn parse_time(s: &str) -> Result<TimeOfDay, String> {
-    let (h, m) = s
-        .split_once(':')
-        .ok_or_else(|| format!("`{s}`: expected HH:MM"))?;
-    let (h, m): (u16, u16) = (
-        h.parse().map_err(|_| format!("`{s}`: bad hour"))?,
-        m.parse().map_err(|_| format!("`{s}`: bad minute"))?,
-    );
-    if m > 59 || h > 24 || (h == 24 && m != 0) || h > 99 {
-        return Err(format!("`{s}`: not a time of day"));
-    }
-    Ok(TimeOfDay(h * 60 + m))
+    vaxel_plan::parse_override_hours(s.trim()).map(Some)
 }
 
 /// Writes hours back as `HH:MM-HH:MM` or `closed`.
@@ -78,7 +55,7 @@ pub fn format_hours(h: &Hours) -> String {
 /// Overrides on disk and in memory.
 pub struct OverrideStore {
     conn: Mutex<Connection>,
-    cache: RwLock<HashMap<String, Vec<(Date, Hours)>>>,
+    cache: RwLock<HashMap<String, Vec<Override>>>,
 }
 
 fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> DbError + '_ {
@@ -107,10 +84,12 @@ impl OverrideStore {
 
     fn reload_cache(&self) -> rusqlite::Result<()> {
         let rows = self.list_rows()?;
-        let mut map: HashMap<String, Vec<(Date, Hours)>> = HashMap::new();
+        let mut map: HashMap<String, Vec<Override>> = HashMap::new();
         for r in rows {
             if let (Ok(date), Ok(hours)) = (r.date.parse::<Date>(), parse_hours(&r.hours)) {
-                map.entry(r.schedule).or_default().push((date, hours));
+                map.entry(r.schedule)
+                    .or_default()
+                    .push(Override { date, hours });
             }
         }
         if let Ok(mut c) = self.cache.write() {
@@ -187,7 +166,7 @@ impl OverrideStore {
     }
 
     /// The overrides of one schedule, for the walker.
-    pub fn for_schedule(&self, schedule: &str) -> Vec<(Date, Hours)> {
+    pub fn for_schedule(&self, schedule: &str) -> Vec<Override> {
         self.cache
             .read()
             .ok()

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, info, info_span, warn};
 use vaxel_media::{Codec, Prompt, RtpSender, tones};
-use vaxel_plan::{Action, Event, Plan, Walk};
+use vaxel_plan::{Action, Event, Plan, Walk, WalkContext};
 use vaxel_sdp::{SessionDescription, negotiate};
 use vaxel_sip::{Method, Request, Response, SipMessage, UasPolicy, Via, check_request};
 use vaxel_txn::{
@@ -22,6 +22,7 @@ use crate::call::{Call, Media, Phase};
 use crate::clock::Clock;
 use crate::db::{CallRecord, CdrWriter};
 use crate::metrics::Metrics;
+use crate::overrides::OverrideStore;
 use crate::ports::PortPool;
 use crate::rtp_in::{self, DtmfMode};
 use crate::scheduler::{Command, MediaEvent, Scheduler};
@@ -65,6 +66,24 @@ impl EndReason {
     }
 }
 
+/// What the engine hands the switch: the threads, sockets and stores it talks to.
+pub struct Parts {
+    /// RTP scheduler threads.
+    pub scheduler: Scheduler,
+    /// SIP sockets.
+    pub transports: Arc<Transports>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Call-record writer.
+    pub cdr: CdrWriter,
+    /// Wall clock.
+    pub clock: Clock,
+    /// Where RTP readers report digits.
+    pub media_events: UnboundedSender<MediaEvent>,
+    /// Schedule overrides.
+    pub overrides: Arc<OverrideStore>,
+}
+
 /// State of the switch task.
 pub struct Switch {
     core: Core,
@@ -83,26 +102,30 @@ pub struct Switch {
     policy: UasPolicy,
     busy_tone: Prompt,
     media_events: UnboundedSender<MediaEvent>,
+    overrides: Arc<OverrideStore>,
+    tz: jiff::tz::TimeZone,
     next_call: u64,
     shutting_down: bool,
 }
 
 impl Switch {
-    /// A switch serving `plan`.
-    pub fn new(
-        plan: Arc<Plan<Prompt>>,
-        scheduler: Scheduler,
-        transports: Arc<Transports>,
-        metrics: Arc<Metrics>,
-        cdr: CdrWriter,
-        clock: Clock,
-        media_events: UnboundedSender<MediaEvent>,
-    ) -> Switch {
+    /// A switch serving `plan` with the engine's shared parts.
+    pub fn new(plan: Arc<Plan<Prompt>>, parts: Parts) -> Switch {
+        let Parts {
+            scheduler,
+            transports,
+            metrics,
+            cdr,
+            clock,
+            media_events,
+            overrides,
+        } = parts;
         let (low, high) = plan.server.rtp_ports;
         let ports = PortPool::new(low, high);
         metrics
             .rtp_ports_free
             .store(ports.available() as i64, Ordering::Relaxed);
+        let tz = time_zone(&plan.server.timezone);
         let mut core = Core::new(TimerConfig::default());
         core.set_force_rport(true);
         Switch {
@@ -127,6 +150,8 @@ impl Switch {
             },
             busy_tone: tones::busy(BUSY_TONE),
             media_events,
+            overrides,
+            tz,
             next_call: 1,
             shutting_down: false,
         }
@@ -152,7 +177,32 @@ impl Switch {
         if plan.server != self.plan.server {
             warn!("[server] settings changed: they take effect at the next restart");
         }
+        self.tz = time_zone(&plan.server.timezone);
         self.plan = plan;
+    }
+
+    /// Moves a call through its plan: schedules are decided at the switchboard's wall time,
+    /// with the one-day overrides in force.
+    fn walk(&mut self, now: Instant, id: u64, event: Event) -> Vec<Action> {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return Vec::new();
+        };
+        let store = &self.overrides;
+        let lookup = |schedule: &str| store.for_schedule(schedule);
+        let ctx = WalkContext {
+            at: self.clock.at(now),
+            tz: &self.tz,
+            overrides: &lookup,
+        };
+        let plan = call.plan.clone();
+        let actions = call.walk.handle_at(&plan, event, &ctx);
+        for (node, verdict) in call.walk.decisions().iter().skip(call.decisions_logged) {
+            call.span.in_scope(
+                || info!(schedule = %plan.node_name(*node), %verdict, "schedule decided"),
+            );
+        }
+        call.decisions_logged = call.walk.decisions().len();
+        actions
     }
 
     /// A message from a transport.
@@ -178,8 +228,7 @@ impl Switch {
                 if call.hangup_after_playback {
                     self.hang_up(now, id, EndReason::Plan);
                 } else {
-                    let plan = call.plan.clone();
-                    let actions = call.walk.handle(&plan, Event::PlaybackDone);
+                    let actions = self.walk(now, id, Event::PlaybackDone);
                     self.apply(now, id, actions);
                 }
             }
@@ -418,6 +467,7 @@ impl Switch {
             dialog: None,
             hangup_after_playback: false,
             early_media: false,
+            decisions_logged: 0,
             started: now,
             answered: None,
             callee,
@@ -429,10 +479,7 @@ impl Switch {
         self.by_txn.insert(txn, id);
         self.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
         self.metrics.calls_active.fetch_add(1, Ordering::Relaxed);
-        let actions = match self.calls.get_mut(&id) {
-            Some(c) => c.walk.handle(&plan, Event::Start),
-            None => return,
-        };
+        let actions = self.walk(now, id, Event::Start);
         self.apply(now, id, actions);
     }
 
@@ -751,6 +798,11 @@ impl Switch {
 }
 
 const SERVER: &str = concat!("vaxel/", env!("CARGO_PKG_VERSION"));
+
+/// The switchboard's time zone; the config check has already rejected unknown names.
+fn time_zone(name: &str) -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(name).unwrap_or(jiff::tz::TimeZone::UTC)
+}
 
 fn source_of(peer: &Peer) -> String {
     format!(

@@ -78,9 +78,9 @@ fn main() -> ExitCode {
         Command::Trace {
             config,
             did,
-            at: _,
-            digits: _,
-        } => trace(&config, &did),
+            at,
+            digits,
+        } => trace(&config, &did, at.as_deref(), digits.as_deref()),
         Command::Override {
             config,
             remove,
@@ -147,21 +147,60 @@ fn check(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn trace(config: &std::path::Path, number: &str) -> ExitCode {
-    match load_plan(config, &mut PromptLoader::default()) {
-        Ok(plan) => {
-            for step in plan.trace(number) {
-                println!("{step}");
-            }
-            ExitCode::SUCCESS
-        }
+fn trace(
+    config: &std::path::Path,
+    number: &str,
+    at: Option<&str>,
+    digits: Option<&str>,
+) -> ExitCode {
+    let plan = match load_plan(config, &mut PromptLoader::default()) {
+        Ok(p) => p,
         Err(diags) => {
             for d in &diags {
                 eprintln!("{d}");
             }
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    if digits.is_some() {
+        eprintln!("note: --digits is followed once IVR menus are walked (issue 3); ignored");
     }
+    let tz = jiff::tz::TimeZone::get(&plan.server.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let at = match at {
+        None => jiff::Timestamp::now(),
+        Some(text) => match parse_instant(text, &tz) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("vaxel trace: --at {text}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    // The overrides the running switchboard keeps, read from its database.
+    let today = at.to_zoned(tz.clone()).date();
+    let store = vaxel_engine::overrides::OverrideStore::open(&plan.server.data_dir, today).ok();
+    let lookup = |schedule: &str| {
+        store
+            .as_ref()
+            .map(|s| s.for_schedule(schedule))
+            .unwrap_or_default()
+    };
+    println!("at {}", at.to_zoned(tz.clone()));
+    for step in plan.trace_at(number, at, &tz, &lookup) {
+        println!("{step}");
+    }
+    ExitCode::SUCCESS
+}
+
+/// An RFC 3339 instant, or a wall-clock time (`2026-11-24T10:00`) in the switchboard's zone.
+fn parse_instant(text: &str, tz: &jiff::tz::TimeZone) -> anyhow::Result<jiff::Timestamp> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let civil: jiff::civil::DateTime = text
+        .parse()
+        .context("expected 2026-11-24T10:00:00+01:00 or 2026-11-24T10:00")?;
+    Ok(civil.to_zoned(tz.clone())?.timestamp())
 }
 
 fn override_cmd(
