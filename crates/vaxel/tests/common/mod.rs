@@ -150,7 +150,8 @@ pub struct Layout {
 }
 
 impl Layout {
-    fn new(dir: &Path) -> Layout {
+    /// Fresh free ports, and paths inside `dir`.
+    pub fn new(dir: &Path) -> Layout {
         Layout {
             sip: free_sip_port(),
             http: free_tcp_port(),

@@ -1,0 +1,186 @@
+//! The media a caller hears: 20 ms pacing, continuous seq/ts across a repeat, one SSRC,
+//! the marker on the first packet only, and payloads byte-equal to the prompt's G.711
+//! frames, for PCMU and PCMA offers; answered (200 + BYE) and early media (183 + 480).
+//! Loose pacing bounds here (the machine is shared); the exact numbers belong to bench/.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{PROMPT, Vaxel, did};
+use vaxel_testua::{Call, Codec, Prompt, RtpReport, check_prompt_payloads};
+
+const LONG: Duration = Duration::from_secs(40);
+
+fn prompt() -> Prompt {
+    Prompt::load(&common::sounds_dir().join(PROMPT)).expect("load the test prompt")
+}
+
+/// The codec of the server's SDP, checked to be the one offered.
+fn assert_answered_with(call: &Call, codec: Codec) {
+    let sdp = call.answer().expect("an SDP answer");
+    let m = sdp.media.first().expect("an m= line");
+    assert_eq!(
+        m.formats.first().copied(),
+        Some(codec.payload_type()),
+        "answer picks the offered codec first: {sdp:?}"
+    );
+    assert!(call.remote_media().is_some_and(|a| a.port() != 0));
+}
+
+/// Judges a finished prompt stream played `plays` times.
+fn assert_prompt_stream(call: &Call, codec: Codec, plays: usize, what: &str) {
+    call.rtp()
+        .wait_quiet(Duration::from_millis(300), LONG)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let packets = call.rtp().packets();
+    let report = RtpReport::analyse(&packets);
+    eprintln!(
+        "{what}: {} packets, median gap {:?}, p99 {:?}, max {:?}",
+        report.packets, report.median_gap, report.p99_gap, report.max_gap
+    );
+    if let Err(e) = report.check_continuous() {
+        panic!("{what}: stream not continuous: {e}");
+    }
+    if let Err(e) = check_prompt_payloads(&packets, &prompt(), codec, plays) {
+        panic!("{what}: payloads: {e}");
+    }
+    if let Err(e) = report.check_pacing(
+        Duration::from_millis(20),
+        Duration::from_millis(2),
+        Duration::from_millis(60),
+    ) {
+        panic!("{what}: pacing: {e}");
+    }
+}
+
+fn answered_twice(vaxel: &Vaxel, codec: Codec) {
+    let ua = vaxel.ua();
+    let mut call = ua.invite(did::ANSWERED_TWICE, &[codec]).expect("INVITE");
+    call.wait_status(200, Duration::from_secs(10))
+        .expect("200 OK");
+    call.ack().expect("ACK");
+    assert_answered_with(&call, codec);
+    call.wait_bye_and_ok(LONG)
+        .expect("vaxel's BYE after the prompt");
+    let bye_at = Instant::now();
+    let last = call
+        .rtp()
+        .packets()
+        .last()
+        .map(|p| p.at)
+        .expect("RTP before the BYE");
+    assert!(last <= bye_at, "RTP after the BYE");
+    assert_prompt_stream(&call, codec, 2, &format!("answered {codec}"));
+}
+
+fn early_twice(vaxel: &Vaxel, codec: Codec) {
+    let ua = vaxel.ua();
+    let mut call = ua.invite(did::EARLY_TWICE, &[codec]).expect("INVITE");
+    let progress = call
+        .wait_status(183, Duration::from_secs(10))
+        .expect("183 Session Progress");
+    assert!(!progress.body.is_empty(), "183 carries SDP");
+    assert_answered_with(&call, codec);
+    call.wait_status(480, LONG).expect("480 after the prompt");
+    call.ack().expect("ACK");
+    assert_prompt_stream(&call, codec, 2, &format!("early media {codec}"));
+}
+
+#[test]
+fn answered_message_plays_prompt_twice_pcmu_and_pcma() {
+    let vaxel = Vaxel::start("rtp-answered");
+    std::thread::scope(|s| {
+        let a = s.spawn(|| answered_twice(&vaxel, Codec::Pcmu));
+        let b = s.spawn(|| answered_twice(&vaxel, Codec::Pcma));
+        let (a, b) = (a.join(), b.join());
+        if let Err(e) = a.and(b) {
+            std::panic::resume_unwind(e);
+        }
+    });
+    vaxel.stop();
+}
+
+#[test]
+fn early_media_plays_prompt_twice_pcmu_and_pcma() {
+    let vaxel = Vaxel::start("rtp-early");
+    std::thread::scope(|s| {
+        let a = s.spawn(|| early_twice(&vaxel, Codec::Pcmu));
+        let b = s.spawn(|| early_twice(&vaxel, Codec::Pcma));
+        let (a, b) = (a.join(), b.join());
+        if let Err(e) = a.and(b) {
+            std::panic::resume_unwind(e);
+        }
+    });
+    vaxel.stop();
+}
+
+/// How long after `since` the last packet arrived (zero if it came before).
+fn late_by(call: &Call, since: Instant) -> Duration {
+    call.rtp()
+        .packets()
+        .last()
+        .map(|p| p.at.saturating_duration_since(since))
+        .unwrap_or_default()
+}
+
+#[test]
+fn caller_bye_stops_rtp_within_100ms() {
+    let vaxel = Vaxel::start("rtp-bye");
+    let ua = vaxel.ua();
+    let mut call = ua
+        .invite(did::ANSWERED_TWICE, &[Codec::Pcma])
+        .expect("INVITE");
+    call.wait_status(200, Duration::from_secs(10)).expect("200");
+    call.ack().expect("ACK");
+    call.rtp()
+        .wait_count(25, Duration::from_secs(10))
+        .expect("the prompt starts");
+    let sent = Instant::now();
+    let ok = call.bye().expect("BYE answered");
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let last = call
+        .rtp()
+        .wait_quiet(Duration::from_millis(500), Duration::from_secs(10))
+        .expect("RTP stops");
+    let late = last.saturating_duration_since(sent);
+    assert!(
+        late <= Duration::from_millis(100),
+        "RTP went on {late:?} after our BYE"
+    );
+    assert!(
+        call.rtp().count() < prompt().frame_count(),
+        "the prompt was cut short"
+    );
+    vaxel.stop();
+}
+
+#[test]
+fn cancel_stops_early_media() {
+    let vaxel = Vaxel::start("rtp-cancel");
+    let ua = vaxel.ua();
+    let mut call = ua.invite(did::EARLY_TWICE, &[Codec::Pcmu]).expect("INVITE");
+    call.wait_status(183, Duration::from_secs(10)).expect("183");
+    call.rtp()
+        .wait_count(25, Duration::from_secs(10))
+        .expect("early media starts");
+    let sent = Instant::now();
+    let ok = call.cancel().expect("CANCEL answered");
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    call.wait_status(487, Duration::from_secs(10))
+        .expect("487 for the INVITE");
+    call.ack().expect("ACK");
+    call.rtp()
+        .wait_quiet(Duration::from_millis(500), Duration::from_secs(10))
+        .expect("RTP stops");
+    let late = late_by(&call, sent);
+    assert!(
+        late <= Duration::from_millis(100),
+        "RTP went on {late:?} after our CANCEL"
+    );
+    let report = RtpReport::analyse(&call.rtp().packets());
+    report
+        .check_continuous()
+        .expect("continuous until cancelled");
+    vaxel.stop();
+}
