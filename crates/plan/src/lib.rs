@@ -24,6 +24,7 @@ mod duration;
 mod graph;
 mod holidays;
 mod listen;
+mod menu;
 mod model;
 mod names;
 mod period;
@@ -36,6 +37,7 @@ mod schedule_eval;
 mod sections;
 mod server;
 mod trace;
+mod trace_menu;
 mod walk;
 mod walk_at;
 

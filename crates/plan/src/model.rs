@@ -221,9 +221,17 @@ pub struct Ivr {
     pub name: String,
     /// The menu prompt.
     pub prompt: SoundId,
+    /// The prompt file as written, for the dry run.
+    pub prompt_file: String,
+    /// Played before the menu is offered again after an invalid key ("invalid choice").
+    pub invalid_prompt: Option<SoundId>,
+    /// The invalid prompt file as written, for the dry run.
+    pub invalid_prompt_file: Option<String>,
     /// Silence after the prompt that counts as no answer (default 5s).
     pub timeout: Duration,
-    /// More offers after a timeout or invalid digit (default 2).
+    /// Longest pause between the digits of an extension (default 3s); `#` ends it early.
+    pub digit_timeout: Duration,
+    /// More offers after a timeout, and separately after an invalid key (default 2).
     pub retries: u32,
     /// Digit (`0`-`9`, `*`, `#`) -> destination, sorted by digit.
     pub choices: Vec<(char, Dest)>,

@@ -153,6 +153,9 @@ pub(crate) fn read_queues<L: SoundLoader>(
     out
 }
 
+/// Default longest pause between the digits of an extension dialled in a menu.
+pub(crate) const DIGIT_TIMEOUT: Duration = Duration::from_secs(3);
+
 fn read_choices<L: SoundLoader>(
     b: &mut Builder<'_, '_, L>,
     t: &Table<'_, '_>,
@@ -204,6 +207,8 @@ pub(crate) fn read_ivrs<L: SoundLoader>(
         "on_timeout",
         "on_invalid",
         "extensions",
+        "invalid_prompt",
+        "digit_timeout",
     ];
     let mut seen = HashMap::new();
     let mut out = Vec::new();
@@ -214,10 +219,12 @@ pub(crate) fn read_ivrs<L: SoundLoader>(
             check_unique(&mut b.sink, &mut seen, "ivr", id);
         }
         let name = t.str(&mut b.sink, "name").map(Spanned::into_inner);
-        let prompt = t
-            .req_str(&mut b.sink, "prompt")
-            .and_then(|v| b.sound("prompt", &v));
+        let prompt_file = t.req_str(&mut b.sink, "prompt");
+        let prompt = prompt_file.as_ref().and_then(|v| b.sound("prompt", v));
+        let invalid_file = t.str(&mut b.sink, "invalid_prompt");
+        let invalid_prompt = invalid_file.as_ref().map(|v| b.sound("invalid_prompt", v));
         let timeout = t.duration(&mut b.sink, "timeout");
+        let digit_timeout = t.duration(&mut b.sink, "digit_timeout");
         let retries = t.u32(&mut b.sink, "retries").unwrap_or(2);
         let choices = read_choices(b, t);
         let mut dest = |key: &str| match t.str(&mut b.sink, key) {
@@ -227,16 +234,26 @@ pub(crate) fn read_ivrs<L: SoundLoader>(
         let on_timeout = dest("on_timeout");
         let on_invalid = dest("on_invalid");
         let extensions = t.bool(&mut b.sink, "extensions").unwrap_or(false);
-        let (Some(id), Some(prompt), Some(on_timeout), Some(on_invalid)) =
-            (id, prompt, on_timeout, on_invalid)
+        let (Some(id), Some(prompt), Some(prompt_file), Some(on_timeout), Some(on_invalid)) =
+            (id, prompt, prompt_file, on_timeout, on_invalid)
         else {
             continue;
+        };
+        // A named but unloadable invalid prompt was reported; the plan is refused anyway.
+        let (invalid_prompt, invalid_prompt_file) = match (invalid_prompt, invalid_file) {
+            (Some(Some(sound)), Some(file)) => (Some(sound), Some(file.into_inner())),
+            (Some(None), _) => continue,
+            _ => (None, None),
         };
         out.push(Ivr {
             name: name.unwrap_or_else(|| id.get_ref().clone()),
             id: id.into_inner(),
             prompt,
+            prompt_file: prompt_file.into_inner(),
+            invalid_prompt,
+            invalid_prompt_file,
             timeout: timeout.unwrap_or(Duration::from_secs(5)),
+            digit_timeout: digit_timeout.unwrap_or(DIGIT_TIMEOUT),
             retries,
             choices,
             on_timeout,

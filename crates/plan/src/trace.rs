@@ -1,6 +1,7 @@
 //! Dry run of a call (`vaxel trace`): node by node, with why, driven by the real [`Walk`].
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::duration::format_duration;
 use crate::graph::{Node, NodeId};
@@ -77,6 +78,53 @@ pub enum TraceStep {
         /// Destination string of `when_open` or `when_closed`, whichever applies.
         next: String,
     },
+    /// The caller reaches an IVR menu and hears its prompt.
+    Menu {
+        /// The node.
+        node: NodeId,
+        /// `ivr:ID`
+        target: String,
+        /// The menu name.
+        name: String,
+        /// `Some("200 OK")` when entering the menu answers the call.
+        signal: Option<&'static str>,
+        /// The prompt file as written.
+        prompt: String,
+        /// The choices and where no key / an invalid key leads.
+        detail: String,
+    },
+    /// The caller pressed keys at a menu (each after the prompt ended).
+    Keys {
+        /// The menu node.
+        node: NodeId,
+        /// As pressed, a closing `#` included.
+        keys: String,
+        /// Set when the walker waited this long for another digit before deciding.
+        waited: Option<Duration>,
+        /// For an invalid choice or unknown extension: the invalid count and the most the
+        /// menu takes (`retries + 1`).
+        invalid: Option<(u32, u32)>,
+        /// The `invalid_prompt` played before the menu is offered again.
+        invalid_prompt: Option<String>,
+        /// Destination string of where the call goes; None: the menu is offered again.
+        next: Option<String>,
+    },
+    /// The caller pressed nothing more: the menu timed out `times` times in a row.
+    Timeouts {
+        /// The menu node.
+        node: NodeId,
+        /// The menu's `timeout`.
+        after: Duration,
+        /// How many timeouts.
+        times: u32,
+        /// Destination string of where the call goes; None: the dry run gave up counting.
+        next: Option<String>,
+    },
+    /// Keys left over when the call left the last menu.
+    UnusedKeys {
+        /// As given.
+        keys: String,
+    },
     /// The call came back to a node it passed: it would loop from here.
     Loop {
         /// The node.
@@ -142,6 +190,53 @@ impl fmt::Display for TraceStep {
                 next,
                 ..
             } => write!(f, "{target} '{name}' is {verdict} -> {next}"),
+            TraceStep::Menu {
+                target,
+                name,
+                signal,
+                prompt,
+                detail,
+                ..
+            } => {
+                let answered = if signal.is_some() { "answered, " } else { "" };
+                write!(f, "{target} '{name}' ({answered}plays {prompt}): {detail}")
+            }
+            TraceStep::Keys {
+                keys,
+                waited,
+                invalid,
+                invalid_prompt,
+                next,
+                ..
+            } => {
+                write!(f, "caller presses {keys}")?;
+                if let Some(w) = waited {
+                    write!(f, ", then nothing for {}", format_duration(*w))?;
+                }
+                if let Some((n, of)) = invalid {
+                    write!(f, ": invalid choice {n} of {of}")?;
+                }
+                match (next, invalid_prompt) {
+                    (Some(next), _) => write!(f, " -> {next}"),
+                    (None, Some(p)) => write!(f, " -> plays {p}, menu again"),
+                    (None, None) => write!(f, " -> menu again"),
+                }
+            }
+            TraceStep::Timeouts {
+                after, times, next, ..
+            } => {
+                write!(f, "no key within {}", format_duration(*after))?;
+                if *times != 1 {
+                    write!(f, ", {times} times")?;
+                }
+                match next {
+                    Some(next) => write!(f, " -> {next}"),
+                    None => write!(f, "; the dry run stops counting here"),
+                }
+            }
+            TraceStep::UnusedKeys { keys } => {
+                write!(f, "keys {keys} not used: no menu was waiting for them")
+            }
             TraceStep::Loop { target, .. } => {
                 write!(f, "{target} again: the call would loop from here")
             }
@@ -169,7 +264,7 @@ impl<S> Plan<S> {
     /// Dry run of a call to `number`: where it enters, each node, and why it goes on.
     /// Stops at a schedule; [`Plan::trace_at`] decides schedules.
     pub fn trace(&self, number: &str) -> Vec<TraceStep> {
-        self.trace_with(number, None)
+        self.trace_with(number, None, "")
     }
 
     /// Dry run of a call to `number` at the instant `at` (wall clock of `tz`), with the
@@ -181,10 +276,37 @@ impl<S> Plan<S> {
         tz: &jiff::tz::TimeZone,
         overrides: &dyn Fn(&str) -> Vec<Override>,
     ) -> Vec<TraceStep> {
-        self.trace_with(number, Some(&WalkContext { at, tz, overrides }))
+        self.trace_with(number, Some(&WalkContext { at, tz, overrides }), "")
     }
 
-    fn trace_with(&self, number: &str, ctx: Option<&WalkContext<'_>>) -> Vec<TraceStep> {
+    /// Dry run of a call to `number`, deciding schedules at `ctx` if given, where the caller
+    /// presses `digits` at the IVR menus: each key after the prompt has ended, `#` ends an
+    /// extension early, and at a menu with no keys left the caller stays silent (timeouts,
+    /// then `on_timeout`). Whitespace in `digits` is skipped.
+    pub fn trace_with(
+        &self,
+        number: &str,
+        ctx: Option<&WalkContext<'_>>,
+        digits: &str,
+    ) -> Vec<TraceStep> {
+        let keys: Vec<char> = digits.chars().filter(|c| !c.is_whitespace()).collect();
+        let mut used = 0;
+        let mut steps = self.run(number, ctx, &keys, &mut used);
+        if let Some(rest) = keys.get(used..).filter(|r| !r.is_empty()) {
+            steps.push(TraceStep::UnusedKeys {
+                keys: rest.iter().collect(),
+            });
+        }
+        steps
+    }
+
+    fn run(
+        &self,
+        number: &str,
+        ctx: Option<&WalkContext<'_>>,
+        keys: &[char],
+        used: &mut usize,
+    ) -> Vec<TraceStep> {
         let Some(route) = self.route_number(number) else {
             return vec![TraceStep::NotFound {
                 number: number.to_string(),
@@ -202,7 +324,8 @@ impl<S> Plan<S> {
             route: route.clone(),
         }];
         let mut walk = Walk::new(route.node);
-        let mut seen: Vec<NodeId> = Vec::new();
+        // A node passed again with no more keys pressed since is a loop.
+        let mut seen: Vec<(NodeId, usize)> = Vec::new();
         let handle = |walk: &mut Walk, event| match ctx {
             Some(ctx) => walk.handle_at(self, event, ctx),
             None => walk.handle(self, event),
@@ -214,11 +337,11 @@ impl<S> Plan<S> {
                 let (node, verdict) = (*node, *verdict);
                 decided += 1;
                 let target = self.node_name(node);
-                if seen.contains(&node) {
+                if seen.contains(&(node, *used)) {
                     steps.push(TraceStep::Loop { node, target });
                     break 'walk;
                 }
-                seen.push(node);
+                seen.push((node, *used));
                 if let Node::Schedule { index } = self.node(node) {
                     let s = self.schedules.get(*index);
                     let next = s.map(|s| {
@@ -239,11 +362,11 @@ impl<S> Plan<S> {
             }
             let node = walk.node();
             let target = self.node_name(node);
-            if seen.contains(&node) {
+            if seen.contains(&(node, *used)) {
                 steps.push(TraceStep::Loop { node, target });
                 break;
             }
-            seen.push(node);
+            seen.push((node, *used));
             let mut signal = None;
             let mut played = None;
             let mut wire = None;
@@ -257,7 +380,10 @@ impl<S> Plan<S> {
                     Action::Reject(_) => wire = Some("rejected"),
                     Action::BusyTone => wire = Some("busy tone for a few seconds, then BYE"),
                     Action::Hangup => wire = Some("BYE"),
-                    Action::Unsupported { .. } => {}
+                    Action::Unsupported { .. }
+                    | Action::StopPlayback
+                    | Action::SetTimer(_)
+                    | Action::CancelTimer => {}
                 }
             }
             match (played, self.node(node)) {
@@ -273,6 +399,23 @@ impl<S> Plan<S> {
                         then: self.node_name(*then),
                     });
                     actions = handle(&mut walk, Event::PlaybackDone);
+                }
+                (Some(_), Node::Ivr { index }) if walk.menu().is_some() => {
+                    let Some(ivr) = self.ivrs.get(*index) else {
+                        break;
+                    };
+                    steps.push(TraceStep::Menu {
+                        node,
+                        target,
+                        name: ivr.name.clone(),
+                        signal,
+                        prompt: ivr.prompt_file.clone(),
+                        detail: self.menu_detail(ivr),
+                    });
+                    match self.follow_menu(&mut walk, &handle, ivr, keys, used, &mut steps) {
+                        Some(next) => actions = next,
+                        None => break,
+                    }
                 }
                 _ => {
                     steps.push(match wire {
@@ -310,18 +453,7 @@ impl<S> Plan<S> {
                 )
             }),
             Node::Ivr { index } => self.ivrs.get(*index).map_or_else(String::new, |i| {
-                let choices: Vec<String> = i
-                    .choices
-                    .iter()
-                    .map(|(c, n)| format!("{c} -> {}", self.node_name(*n)))
-                    .collect();
-                format!(
-                    "menu '{}': {}; no answer -> {}, invalid -> {}",
-                    i.name,
-                    choices.join(", "),
-                    self.node_name(i.on_timeout),
-                    self.node_name(i.on_invalid)
-                )
+                format!("menu '{}': {}", i.name, self.menu_detail(i))
             }),
             Node::Queue { index } => self.queues.get(*index).map_or_else(String::new, |q| {
                 format!(

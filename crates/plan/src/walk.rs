@@ -2,10 +2,15 @@
 //!
 //! It follows config.md's "On the wire" table: before the answer `busy`/`hangup` are final
 //! responses (486/480), after it a busy tone or a BYE; a message with `answer = false` plays as
-//! early media (183 once), with `answer = true` after a 200.
+//! early media (183 once), with `answer = true` after a 200. An IVR answers, plays its
+//! prompt and takes digits (see [`crate::menu`] for the menu itself); timers are actions the
+//! engine carries out, so the walker stays free of clocks.
+
+use std::time::Duration;
 
 use crate::Plan;
 use crate::graph::{Node, NodeId, SoundId};
+use crate::menu::{Menu, Outcome};
 use crate::schedule_eval::Verdict;
 use crate::walk_at::WalkContext;
 
@@ -33,6 +38,13 @@ pub enum Action {
     BusyTone,
     /// Send BYE.
     Hangup,
+    /// Barge-in: drop whatever audio is playing or queued for the call, at once. No
+    /// [`Event::PlaybackDone`] is sent for the dropped audio.
+    StopPlayback,
+    /// Send [`Event::Timer`] after this long; replaces any timer of the call still pending.
+    SetTimer(Duration),
+    /// Drop the pending timer of the call, if any (its [`Event::Timer`] must not come).
+    CancelTimer,
     /// A destination a later version implements: 480 before the answer, BYE after.
     Unsupported {
         /// The node reached.
@@ -49,12 +61,20 @@ pub enum Event {
     Start,
     /// The last [`Action::Play`] finished.
     PlaybackDone,
+    /// The caller pressed a key (`0`-`9`, `*`, `#`, `A`-`D`), by any DTMF method. Ignored
+    /// unless the call is in an IVR menu.
+    Digit(char),
+    /// The timer of the last [`Action::SetTimer`] fired (and was not cancelled since).
+    Timer,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Phase {
     NotStarted,
+    /// A message plays.
     Playing,
+    /// In an IVR menu.
+    Menu(Menu),
     Ended,
 }
 
@@ -111,7 +131,7 @@ impl Walk {
         ctx: Option<&WalkContext<'_>>,
     ) -> Vec<Action> {
         let mut out = Vec::new();
-        match (event, self.phase) {
+        match (event, &mut self.phase) {
             (Event::Start, Phase::NotStarted) => self.enter(plan, &mut out, ctx),
             (Event::PlaybackDone, Phase::Playing) => {
                 if let Node::Message { then, .. } = plan.node(self.node) {
@@ -121,9 +141,40 @@ impl Walk {
                     self.end(&mut out);
                 }
             }
+            (Event::PlaybackDone | Event::Digit(_) | Event::Timer, Phase::Menu(menu)) => {
+                let Some(ivr) = plan.ivrs.get(menu.index) else {
+                    self.end(&mut out);
+                    return out;
+                };
+                let outcome = match event {
+                    Event::Digit(key) => menu.digit(plan, ivr, key, &mut out),
+                    Event::Timer => menu.timer(plan, ivr, &mut out),
+                    _ => {
+                        menu.playback_done(ivr, &mut out);
+                        Outcome::Stay
+                    }
+                };
+                if let Outcome::Go(next) = outcome {
+                    self.node = next;
+                    self.enter(plan, &mut out, ctx);
+                }
+            }
             _ => {}
         }
         out
+    }
+
+    /// The menu state, while the call is in an IVR.
+    pub(crate) fn menu(&self) -> Option<&Menu> {
+        match &self.phase {
+            Phase::Menu(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Nodes entered so far (a re-entered node counts again).
+    pub(crate) fn hops(&self) -> u32 {
+        self.hops
     }
 
     /// Whether a 200 OK has been sent.
@@ -206,6 +257,16 @@ impl Walk {
                     times: repeat.saturating_add(1),
                 });
             }
+            Node::Ivr { index } => match plan.ivrs.get(*index) {
+                Some(ivr) => {
+                    if !self.answered {
+                        self.answered = true;
+                        out.push(Action::Answer);
+                    }
+                    self.phase = Phase::Menu(Menu::enter(*index, ivr, out));
+                }
+                None => self.end(out),
+            },
             other => {
                 self.phase = Phase::Ended;
                 out.push(Action::Unsupported {
