@@ -11,27 +11,39 @@ use crate::walk::{Action, Event, Walk};
 /// Timeouts in a row after which the dry run stops counting (`retries` may be huge).
 const MAX_TIMEOUTS: u32 = 1000;
 
+/// `1st`, `2nd`, `3rd`, `4th`, ... `11th`, `21st`.
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
 impl<S> Plan<S> {
     /// The choices of a menu and where no key or an invalid key leads, for a trace line.
     pub(crate) fn menu_detail(&self, ivr: &Ivr) -> String {
-        let mut parts: Vec<String> = ivr
+        let parts: Vec<String> = ivr
             .choices
             .iter()
             .map(|(c, n)| format!("{c} -> {}", self.node_name(*n)))
             .collect();
-        if ivr.extensions {
-            parts.push("an extension or queue number".into());
-        }
-        let choices = match parts.len() {
+        let mut choices = match parts.len() {
             0 => "no choices".to_string(),
             _ => parts.join(", "),
         };
+        if ivr.extensions {
+            choices.push_str(", or dial an extension or queue number");
+        }
         format!(
-            "{choices}; no key within {} -> {}, invalid -> {} (at most {} offers each)",
+            "{choices}; no key within {} -> {}, invalid -> {}, each the {} time",
             format_duration(ivr.timeout),
             self.node_name(ivr.on_timeout),
             self.node_name(ivr.on_invalid),
-            ivr.retries.saturating_add(1)
+            ordinal(ivr.retries.saturating_add(1))
         )
     }
 
@@ -138,5 +150,23 @@ impl<S> Plan<S> {
                 next: None,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ordinals() {
+        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111]
+            .into_iter()
+            .map(super::ordinal)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st",
+                "111th"
+            ]
+        );
     }
 }
