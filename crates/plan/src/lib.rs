@@ -11,6 +11,10 @@
 //! Schedules are decided by [`evaluate`] (Swedish holidays by [`swedish_holiday`]) at an
 //! instant the caller passes in, with the one-day [`Override`]s the caller keeps: this crate
 //! reads no clock and stores nothing; [`Walk::handle_at`] and [`Plan::trace_at`] take both.
+//!
+//! IVR menus are walked time-free too: keys come in as [`Event::Digit`], and the menu's
+//! timeouts go out as [`Action::SetTimer`] / [`Action::CancelTimer`] that the engine runs and
+//! reports back as [`Event::Timer`]. [`Plan::trace_with`] follows menus with given keys.
 
 #![warn(missing_docs)]
 
@@ -67,6 +71,6 @@ pub trait SoundLoader {
     /// The decoded sound, shared by every call that plays it.
     type Sound: Clone;
     /// Loads `path` (sounds_dir joined with the file named in the config); the error text
-    /// becomes a diagnostic at the `sound`/`prompt`/`music` value.
+    /// becomes a diagnostic at the `sound`/`prompt`/`invalid_prompt`/`music` value.
     fn load(&mut self, path: &Path) -> Result<Self::Sound, String>;
 }

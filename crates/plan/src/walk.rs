@@ -49,7 +49,7 @@ pub enum Action {
     Unsupported {
         /// The node reached.
         node: NodeId,
-        /// Its kind (`queue`, `ivr`, ...).
+        /// Its kind (`queue`, `voicemail`, ...).
         what: &'static str,
     },
 }
