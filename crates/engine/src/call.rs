@@ -60,6 +60,10 @@ pub struct Call {
     pub early_media: bool,
     /// Schedule decisions already written to the log.
     pub decisions_logged: usize,
+    /// Generation of the walker timer; bumping it cancels the pending one.
+    pub timer_generation: u64,
+    /// Playback generation; bumped on barge-in so reports about dropped audio are ignored.
+    pub play_generation: u64,
     /// When the INVITE arrived.
     pub started: Instant,
     /// When we answered.

@@ -42,6 +42,14 @@ pub enum Command {
         /// How many times.
         times: u32,
     },
+    /// Drop whatever is queued (barge-in). Later PlaybackDone events carry `generation`,
+    /// so the engine can tell them from reports about the audio that was dropped.
+    Clear {
+        /// Stream id.
+        id: StreamId,
+        /// The call's playback generation from now on.
+        generation: u64,
+    },
     /// Stop and forget the stream.
     Stop {
         /// Stream id.
@@ -54,8 +62,8 @@ pub enum Command {
 /// What the scheduler tells the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaEvent {
-    /// The last queued frame of a stream has been sent.
-    PlaybackDone(StreamId),
+    /// The last queued frame of a stream has been sent (with the playback generation).
+    PlaybackDone(StreamId, u64),
     /// The caller pressed a key (RFC 4733 event or in-band tone).
     Digit(StreamId, char),
 }
@@ -68,6 +76,8 @@ struct Stream {
     playout: Playout,
     /// Whether PlaybackDone was sent for the current queue.
     reported: bool,
+    /// Playback generation (bumped by Clear).
+    generation: u64,
 }
 
 /// Handles to the scheduler threads; streams are spread over them by id.
@@ -101,7 +111,10 @@ impl Scheduler {
     /// Sends a command to the thread that owns stream `id`.
     pub fn send(&self, cmd: Command) {
         let id = match &cmd {
-            Command::Start { id, .. } | Command::Play { id, .. } | Command::Stop { id } => *id,
+            Command::Start { id, .. }
+            | Command::Play { id, .. }
+            | Command::Clear { id, .. }
+            | Command::Stop { id } => *id,
             Command::Shutdown => {
                 for t in self.threads.iter() {
                     let _ = t.send(Command::Shutdown);
@@ -192,6 +205,7 @@ fn apply(cmd: Command, streams: &mut HashMap<StreamId, Stream>) -> bool {
                     rtp,
                     playout: Playout::new(),
                     reported: true,
+                    generation: 0,
                 },
             );
         }
@@ -199,6 +213,13 @@ fn apply(cmd: Command, streams: &mut HashMap<StreamId, Stream>) -> bool {
             if let Some(s) = streams.get_mut(&id) {
                 s.playout.push(prompt, times);
                 s.reported = false;
+            }
+        }
+        Command::Clear { id, generation } => {
+            if let Some(s) = streams.get_mut(&id) {
+                s.playout.clear();
+                s.reported = true;
+                s.generation = generation;
             }
         }
         Command::Stop { id } => {
@@ -234,7 +255,7 @@ fn tick(
         if !s.reported && s.playout.is_idle() {
             // Reported as the last frame leaves, so the next prompt can follow seamlessly.
             s.reported = true;
-            let _ = events.send(MediaEvent::PlaybackDone(*id));
+            let _ = events.send(MediaEvent::PlaybackDone(*id, s.generation));
         }
     }
     metrics.rtp_packets_sent.fetch_add(sent, Ordering::Relaxed);

@@ -2,7 +2,8 @@
 //! turns SIP events and media events into responses, requests and RTP orders. Everything it
 //! touches is its own, so it needs no locks; parsing happens before, in the transport tasks.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -104,6 +105,8 @@ pub struct Switch {
     media_events: UnboundedSender<MediaEvent>,
     overrides: Arc<OverrideStore>,
     tz: jiff::tz::TimeZone,
+    /// Walker timers of all calls: (deadline, call, generation), earliest first.
+    call_timers: BinaryHeap<Reverse<(Instant, u64, u64)>>,
     next_call: u64,
     shutting_down: bool,
 }
@@ -152,6 +155,7 @@ impl Switch {
             media_events,
             overrides,
             tz,
+            call_timers: BinaryHeap::new(),
             next_call: 1,
             shutting_down: false,
         }
@@ -169,7 +173,11 @@ impl Switch {
 
     /// When the transaction layer next needs [`Switch::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.core.poll_timeout()
+        let call = self.call_timers.peek().map(|Reverse((at, _, _))| *at);
+        match (self.core.poll_timeout(), call) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// A new plan takes effect for new calls; calls in progress keep theirs.
@@ -215,17 +223,62 @@ impl Switch {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.core.handle_timeout(now);
         self.drain(now);
+        while let Some(Reverse((at, id, generation))) = self.call_timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.call_timers.pop();
+            // A timer re-armed or cancelled since is stale: its generation moved on.
+            if self
+                .calls
+                .get(&id)
+                .is_some_and(|c| c.timer_generation == generation)
+            {
+                let actions = self.walk(now, id, Event::Timer);
+                self.apply(now, id, actions);
+            }
+        }
+        self.drain(now);
+    }
+
+    /// Arms the call's one walker timer, replacing any pending one.
+    fn set_call_timer(&mut self, now: Instant, id: u64, after: Duration) {
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.timer_generation += 1;
+            self.call_timers
+                .push(Reverse((now + after, id, c.timer_generation)));
+        }
+    }
+
+    /// Cancels the call's walker timer.
+    fn cancel_call_timer(&mut self, id: u64) {
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.timer_generation += 1;
+        }
+    }
+
+    /// Drops the call's queued audio (barge-in); reports about it are ignored from now on.
+    fn stop_playback(&mut self, id: u64) {
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.play_generation += 1;
+            self.scheduler.send(Command::Clear {
+                id,
+                generation: c.play_generation,
+            });
+        }
     }
 
     /// An event of the RTP scheduler.
     pub fn handle_media(&mut self, now: Instant, event: MediaEvent) {
         match event {
             MediaEvent::Digit(id, digit) => self.on_digit(now, id, digit),
-            MediaEvent::PlaybackDone(id) => {
+            MediaEvent::PlaybackDone(id, generation) => {
                 let Some(call) = self.calls.get_mut(&id) else {
                     return;
                 };
-                if call.hangup_after_playback {
+                if generation != call.play_generation {
+                    // The end of audio that a barge-in already dropped.
+                } else if call.hangup_after_playback {
                     self.hang_up(now, id, EndReason::Plan);
                 } else {
                     let actions = self.walk(now, id, Event::PlaybackDone);
@@ -237,11 +290,13 @@ impl Switch {
     }
 
     /// A key the caller pressed, from RTP or SIP INFO.
-    fn on_digit(&mut self, _now: Instant, id: u64, digit: char) {
+    fn on_digit(&mut self, now: Instant, id: u64, digit: char) {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
         call.span.in_scope(|| info!(%digit, "DTMF"));
+        let actions = self.walk(now, id, Event::Digit(digit));
+        self.apply(now, id, actions);
     }
 
     /// Stop taking calls and end the ones in progress (SIGTERM).
@@ -468,6 +523,8 @@ impl Switch {
             hangup_after_playback: false,
             early_media: false,
             decisions_logged: 0,
+            timer_generation: 0,
+            play_generation: 0,
             started: now,
             answered: None,
             callee,
@@ -556,6 +613,9 @@ impl Switch {
                     }
                 }
                 Action::Hangup => self.hang_up(now, id, EndReason::Plan),
+                Action::StopPlayback => self.stop_playback(id),
+                Action::SetTimer(after) => self.set_call_timer(now, id, after),
+                Action::CancelTimer => self.cancel_call_timer(id),
                 Action::Unsupported { what, .. } => {
                     if let Some(c) = self.calls.get(&id) {
                         c.span.in_scope(|| {

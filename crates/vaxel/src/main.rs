@@ -162,9 +162,6 @@ fn trace(
             return ExitCode::FAILURE;
         }
     };
-    if digits.is_some() {
-        eprintln!("note: --digits is followed once IVR menus are walked (issue 3); ignored");
-    }
     let tz = jiff::tz::TimeZone::get(&plan.server.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
     let at = match at {
         None => jiff::Timestamp::now(),
@@ -186,7 +183,12 @@ fn trace(
             .unwrap_or_default()
     };
     println!("at {}", at.to_zoned(tz.clone()));
-    for step in plan.trace_at(number, at, &tz, &lookup) {
+    let ctx = vaxel_plan::WalkContext {
+        at,
+        tz: &tz,
+        overrides: &lookup,
+    };
+    for step in plan.trace_with(number, Some(&ctx), digits.unwrap_or("")) {
         println!("{step}");
     }
     ExitCode::SUCCESS
