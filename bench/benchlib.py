@@ -103,14 +103,18 @@ def host_cpu():
     return sum(v) - idle, sum(v)
 
 
-def other_load_pct(h0, h1, own_cpu_s):
-    """CPU % of the machine (100 = one core) used by everything but own_cpu_s."""
+def loadavg1():
+    """The 1-minute load average: a coarse sign of what else ran on the shared machine."""
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def host_busy_pct(h0, h1):
+    """CPU % of the whole machine over the interval (100 = one core busy), everything included:
+    the server, the load generator, the sink and whatever else runs on the shared machine."""
     busy, total = h1[0] - h0[0], h1[1] - h0[1]
     ncpu = os.cpu_count() or 1
-    if total <= 0:
-        return 0.0
-    wall = total / TICK / ncpu
-    return round(100 * ((busy / TICK) - own_cpu_s) / wall, 1) if wall else 0.0
+    return round(100 * ncpu * busy / total, 1) if total > 0 else None
 
 
 def rss_kib(pid):
@@ -204,6 +208,11 @@ class Vaxel:
 
     def pids(self):
         return [self.pid]
+
+    def died(self):
+        """None while running; else how it ended (it should only end when we stop it)."""
+        rc = self.p.poll()
+        return None if rc is None else rc
 
     def stop(self):
         if self.p.poll() is None:

@@ -52,7 +52,9 @@ def main():
         server_drops = b.udp_socket_drops(port)
         st = b.sipp_final_stats(stf)
         extra = {}
-        if a.target == "vaxel":
+        if a.target == "vaxel" and server.died() is not None:
+            extra = {"vaxel_died": server.died()}
+        elif a.target == "vaxel":
             m = b.metrics()
             extra = {"vaxel_calls_total": m.get("vaxel_calls_total"), "vaxel_sip_dropped_total": m.get("vaxel_sip_dropped_total"),
                      "vaxel_sip_received": m.get("vaxel_sip_messages_received_total")}
@@ -71,7 +73,7 @@ def main():
         "server_cpu_s": round(cpu, 2), "server_cpu_ms_per_1000": round(cpu * 1e6 / max(ok, 1), 1),
         "server_cpu_pct": round(100 * cpu / elapsed, 1) if elapsed else 0,
         "udp_rcvbuf_drops": drops, "server_socket_drops": server_drops, "sipp_cpu_s": round(sipp_cpu, 2),
-        "other_load_pct": b.other_load_pct(h0, h1, cpu + sipp_cpu), "sipp_cpu_pct": round(100 * sipp_cpu / wall, 1), "dir": server.dir,
+        "host_busy_pct": b.host_busy_pct(h0, h1), "loadavg1": b.loadavg1(), "sipp_cpu_pct": round(100 * sipp_cpu / wall, 1), "dir": server.dir,
     }
     res.update(extra)
     b.emit(res, a.out)

@@ -14,6 +14,8 @@ def med(rows, key):
     if not vals:
         return None
     m = statistics.median(vals)
+    if isinstance(m, float) and m.is_integer():
+        return int(m)
     return round(m, 2) if isinstance(m, float) else m
 
 
@@ -43,13 +45,14 @@ def busy(rows):
             if not g:
                 continue
             ms[target] = med(g, "server_cpu_ms_per_1000")
-            out.append([str(rate), target, f"{len(g)}", med(g, "achieved_cps"), med(g, "failed"), med(g, "retransmissions"),
+            died = sum(1 for r in g if r.get("vaxel_died") is not None)
+            out.append([str(rate), target + (f" ({died} died)" if died else ""), f"{len(g)}", med(g, "achieved_cps"), med(g, "failed"), med(g, "retransmissions"),
                         med(g, "server_socket_drops"), med(g, "server_cpu_s"), med(g, "server_cpu_ms_per_1000"),
-                        med(g, "server_cpu_pct"), med(g, "sipp_cpu_pct"), med(g, "other_load_pct"), ""])
+                        med(g, "server_cpu_pct"), med(g, "sipp_cpu_pct"), med(g, "loadavg1"), ""])
         if ms.get("vaxel") and ms.get("kamailio"):
             out[-1][-1] = f"{ms['vaxel'] / ms['kamailio']:.2f}"
     return table(["offered cps", "target", "runs", "achieved cps", "failed calls", "SIPp retrans", "server socket drops",
-                  "server CPU s", "CPU ms / 1000 calls", "server CPU %", "SIPp CPU %", "other load %",
+                  "server CPU s", "CPU ms / 1000 calls", "server CPU %", "SIPp CPU %", "load avg (1 min)",
                   "vaxel/kamailio CPU"], out)
 
 
@@ -63,11 +66,11 @@ def prompt(rows):
         out.append([str(n), f"{len(g)}", med(g, "calls_failed"), med(g, "active_in_window"), med(g, "vaxel_pps_in_window"),
                     n * 50, med(g, "vaxel_cpu_pct"), med(g, "vaxel_cpu_us_per_packet"), med(g, "loss_pct"),
                     med(g, "sink_rcvbuf_drops"), med(g, "dev_p50_us"), med(g, "dev_p99_us"), med(g, "dev_max_us"),
-                    med(g, "gaps_over_40ms"), med(g, "sink_cpu_pct"), med(g, "other_load_pct")])
+                    med(g, "gaps_over_40ms"), med(g, "sink_cpu_pct"), med(g, "loadavg1")])
         mem.append([str(n), f"{len(g)}", med(g, "rss0_kib"), med(g, "rssN_kib"), med(g, "kib_per_call")])
     t1 = table(["N calls", "runs", "failed calls", "active (min)", "vaxel pkts/s sent", "nominal pkts/s", "vaxel CPU %",
                 "vaxel CPU us/pkt", "loss %", "sink rcvbuf drops", "|gap-20ms| p50 us", "p99 us", "max us",
-                "gaps > 40 ms", "sink CPU %", "other load %"], out)
+                "gaps > 40 ms", "sink CPU %", "load avg (1 min)"], out)
     t2 = table(["N calls", "runs", "RSS idle KiB", "RSS with N KiB", "KiB per call"], mem)
     return t1 + "\n\n" + t2
 
