@@ -222,17 +222,25 @@ fn txn_key(bytes: &[u8]) -> Option<String> {
     let vaxel_testua::SipMessage::Request(r) = vaxel_testua::msg::parse(bytes).ok()? else {
         return None;
     };
-    let via = r.headers.get("Via")?.split(',').next()?.to_ascii_lowercase();
+    let via = r
+        .headers
+        .get("Via")?
+        .split(',')
+        .next()?
+        .to_ascii_lowercase();
     let mut parts = via.split(';');
     let sent_by = parts.next()?.split_whitespace().nth(1)?.to_string();
     let branch = parts.find_map(|p| p.trim().strip_prefix("branch=").map(str::to_string))?;
     Some(format!("{branch} {sent_by} {}", r.method))
 }
 
+/// Files (with their index in the manifest) sent to one vaxel instance.
+type Round = Vec<(usize, String)>;
+
 /// Splits the files into rounds in which no two share a transaction key; each round
 /// gets a fresh vaxel.
-fn rounds(files: &[String]) -> Vec<Vec<(usize, String)>> {
-    let mut rounds: Vec<(Vec<String>, Vec<(usize, String)>)> = Vec::new();
+fn rounds(files: &[String]) -> Vec<Round> {
+    let mut rounds: Vec<(Vec<String>, Round)> = Vec::new();
     for (i, file) in files.iter().enumerate() {
         let bytes = std::fs::read(corpus().join(file)).expect("corpus file");
         let key = txn_key(&bytes);
@@ -254,7 +262,11 @@ fn run_corpus(tcp: bool) {
     let transport = if tcp { "TCP" } else { "UDP" };
     let expect = expectations(tcp);
     let files = manifest();
-    assert_eq!(files.len(), expect.len(), "MANIFEST.tsv and the expectations differ");
+    assert_eq!(
+        files.len(),
+        expect.len(),
+        "MANIFEST.tsv and the expectations differ"
+    );
     let mut failures = Vec::new();
     for round in rounds(&files) {
         // The UDP run sends from 127.0.0.10 and up: the trunk takes the whole loopback net.
