@@ -122,7 +122,7 @@ impl Registrar {
                 changes.push(Change::Removed(b.clone()));
             }
         }
-        if values.iter().any(|v| *v == "*") {
+        if values.contains(&"*") {
             if values.len() != 1 || req.expires() != Some(0) {
                 return Err(RegisterError::BadRequest(
                     "`Contact: *` must stand alone, with `Expires: 0`".into(),
@@ -256,7 +256,7 @@ impl Registrar {
             .flatten()
             .filter(|b| b.is_live(now))
             .collect();
-        v.sort_by(|a, b| b.q.cmp(&a.q));
+        v.sort_by_key(|b| std::cmp::Reverse(b.q));
         v
     }
 

@@ -43,13 +43,8 @@ impl DigestCredentials {
         if !scheme.eq_ignore_ascii_case("Digest") {
             return Err(DigestError::UnknownScheme(scheme.to_string()));
         }
-        let (_, params) = parse_auth_header(trimmed)?;
-        let get = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let header = parse_auth_header(trimmed)?;
+        let get = |name: &str| header.get(name);
         let need = |name: &'static str| get(name).ok_or(DigestError::Missing(name));
         if get("userhash").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             return Err(DigestError::Unsupported("userhash".into()));
@@ -138,9 +133,28 @@ fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c)
 }
 
-/// Splits a credentials or challenge value into its scheme and `(lower-cased name, value)`
-/// pairs. Repeated parameters are an error (RFC 7235 §2.1).
-pub fn parse_auth_header(value: &str) -> Result<(&str, Vec<(String, String)>), DigestError> {
+/// A credentials or challenge value split into its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthHeader<'a> {
+    /// The scheme as written (`Digest`).
+    pub scheme: &'a str,
+    /// `(lower-cased name, unquoted value)` pairs in order.
+    pub params: Vec<(String, String)>,
+}
+
+impl AuthHeader<'_> {
+    /// A parameter's value by (lower-case) name.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Splits a credentials or challenge value into its scheme and parameters. Repeated
+/// parameters are an error (RFC 7235 §2.1).
+pub fn parse_auth_header(value: &str) -> Result<AuthHeader<'_>, DigestError> {
     let value = value.trim_matches(is_lws);
     let scheme_end = value.find(is_lws).unwrap_or(value.len());
     let (scheme, mut rest) = value.split_at(scheme_end);
@@ -193,7 +207,7 @@ pub fn parse_auth_header(value: &str) -> Result<(&str, Vec<(String, String)>), D
         params.push((name, val));
         rest = after;
     }
-    Ok((scheme, params))
+    Ok(AuthHeader { scheme, params })
 }
 
 /// Reads a quoted-string at the start of `s`: its unescaped content and what follows.

@@ -1,6 +1,6 @@
 //! HTTP/SIP digest arithmetic (RFC 2617, RFC 7616, RFC 8760): the hash algorithms, H(A1),
-//! H(A2) and the `response` value, plus the challenge a server sends. Parsing the client's
-//! `Authorization` header lives in [`crate::credentials`].
+//! H(A2) and the `response` value, plus the challenge a server sends. The client's
+//! `Authorization` header is parsed by [`crate::DigestCredentials`].
 
 use std::fmt;
 

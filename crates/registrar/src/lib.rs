@@ -10,6 +10,8 @@
 //! randomness (the engine passes the nonce secret). Storage is the engine's: bindings are plain
 //! data ([`Binding::to_row`]) and every REGISTER reports its [`Change`]s.
 
+#![warn(missing_docs)]
+
 mod auth;
 mod binding;
 mod bindings;
@@ -22,7 +24,7 @@ pub mod nonce;
 pub use auth::{AuthConfig, AuthOutcome, Authenticator, Credentials};
 pub use binding::{Binding, BindingRow, Transport};
 pub use bindings::{Change, RegisterResult, Registrar, RegistrarConfig};
-pub use credentials::{DigestCredentials, parse_auth_header};
+pub use credentials::{AuthHeader, DigestCredentials, parse_auth_header};
 pub use digest::{Algorithm, Challenge, Qop};
 pub use error::{DigestError, RegisterError, RowError};
 pub use failures::{BlockStarted, FailureConfig, FailureTracker};
