@@ -14,7 +14,7 @@ use dashmap::DashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Semaphore, mpsc};
-use tracing::debug;
+use tracing::{debug, warn};
 use vaxel_sip::{Message, StreamFramer, parse};
 use vaxel_txn::{Peer, Transport};
 
@@ -26,6 +26,9 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 const MAX_TCP_CONNECTIONS: usize = 4096;
 /// A TCP connection with no traffic for this long is closed.
 const TCP_IDLE: Duration = Duration::from_secs(300);
+/// Kernel buffer asked for on every SIP UDP socket, each way: a burst of thousands of
+/// requests must wait in the socket, not be dropped, while the switch catches up.
+const UDP_BUFFER: usize = 8 * 1024 * 1024;
 /// A TCP connection holding half a message this long without progress is closed (RFC 4475 clerr).
 const TCP_PARTIAL: Duration = Duration::from_secs(32);
 
@@ -45,6 +48,59 @@ pub struct Local {
     pub transport: Transport,
     /// Address to advertise (the listen address, or media_address for a wildcard listen).
     pub addr: SocketAddr,
+}
+
+/// Asks for [`UDP_BUFFER`] each way. The kernel caps it at net.core.rmem_max/wmem_max; on
+/// Linux a process with CAP_NET_ADMIN may go past the cap (SO_RCVBUFFORCE), else it is worth
+/// a warning (the operator can raise the limits).
+fn size_buffers(sock: &UdpSocket) {
+    let s = socket2::SockRef::from(sock);
+    // Linux reports twice the size asked for (it counts its bookkeeping); others report it.
+    let want = if cfg!(target_os = "linux") {
+        2 * UDP_BUFFER
+    } else {
+        UDP_BUFFER
+    };
+    let _ = s.set_recv_buffer_size(UDP_BUFFER);
+    let _ = s.set_send_buffer_size(UDP_BUFFER);
+    #[cfg(target_os = "linux")]
+    {
+        if s.recv_buffer_size().is_ok_and(|r| r < want) {
+            force_buffer(sock, libc::SO_RCVBUFFORCE);
+        }
+        if s.send_buffer_size().is_ok_and(|w| w < want) {
+            force_buffer(sock, libc::SO_SNDBUFFORCE);
+        }
+    }
+    match (s.recv_buffer_size(), s.send_buffer_size()) {
+        (Ok(r), Ok(w)) if r >= want && w >= want => {}
+        (Ok(r), Ok(w)) => warn!(
+            asked = UDP_BUFFER,
+            receive = r,
+            send = w,
+            "SIP UDP socket buffers capped by the kernel; raise net.core.rmem_max and \
+             net.core.wmem_max to avoid drops under load"
+        ),
+        (Err(e), _) | (_, Err(e)) => warn!(error = %e, "could not read SIP socket buffer sizes"),
+    }
+}
+
+/// Sets a buffer size past the sysctl cap; fails quietly without CAP_NET_ADMIN.
+#[cfg(target_os = "linux")]
+fn force_buffer(sock: &UdpSocket, option: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    let size = UDP_BUFFER as libc::c_int;
+    // SAFETY: a valid socket fd for the duration of the call and a c_int option value of
+    // the length passed.
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
 }
 
 /// The sockets the switch sends on.
@@ -74,6 +130,7 @@ impl Transports {
         let mut socks = Vec::new();
         for a in udp {
             let s = UdpSocket::bind(a).await?;
+            size_buffers(&s);
             let local = Local {
                 transport: Transport::Udp,
                 addr: fix(s.local_addr()?),
