@@ -368,7 +368,10 @@ impl Switchboard {
         match status {
             Some(st) => {
                 self.child = None;
-                assert!(st.success(), "vaxel exited with {st} after SIGTERM; log:\n{log}");
+                assert!(
+                    st.success(),
+                    "vaxel exited with {st} after SIGTERM; log:\n{log}"
+                );
             }
             None => panic!("vaxel still running 10 s after SIGTERM; log:\n{log}"),
         }
@@ -621,6 +624,5 @@ impl RtpOut {
             self.codec.payload_type(),
         );
         std::mem::swap(&mut self.audio, &mut audio);
-        self.audio.skip(0);
     }
 }
