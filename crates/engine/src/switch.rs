@@ -38,6 +38,12 @@ const ALLOW: &[Method] = &[
     Method::Options,
     Method::Info,
 ];
+/// Body types we read: SDP in INVITEs, DTMF in INFOs (an INVITE must still carry SDP).
+const ACCEPT: &[&str] = &[
+    "application/sdp",
+    "application/dtmf-relay",
+    "application/dtmf",
+];
 /// How long an answered busy route plays the busy tone before the BYE.
 const BUSY_TONE: Duration = Duration::from_secs(3);
 /// Codecs we answer with, in our order of preference when the offer allows both.
@@ -148,7 +154,7 @@ impl Switch {
             policy: UasPolicy {
                 allow: ALLOW.to_vec(),
                 supported: Vec::new(),
-                accept: vec!["application/sdp".to_string()],
+                accept: ACCEPT.iter().map(|s| s.to_string()).collect(),
                 schemes: vec!["sip".to_string(), "sips".to_string()],
             },
             busy_tone: tones::busy(BUSY_TONE),
@@ -414,13 +420,16 @@ impl Switch {
                 let _ = self.core.respond(now, txn, resp);
             }
             // INFO (DTMF, a later issue) inside a call: acknowledged.
+            // INFO inside a call: DTMF (application/dtmf-relay, application/dtmf).
             Method::Info => {
-                let status = if self.find_dialog(&req).is_some() {
-                    200
-                } else {
-                    481
-                };
+                let call = self.find_dialog(&req);
+                let status = if call.is_some() { 200 } else { 481 };
                 self.reply(now, txn, &req, status);
+                let content_type = req.content_type().unwrap_or_default();
+                let digit = vaxel_media::dtmf::parse_info(&content_type, &req.body);
+                if let (Some(id), Some(d)) = (call, digit) {
+                    self.on_digit(now, id, d);
+                }
             }
             _ => self.reply(now, txn, &req, 405),
         }
@@ -479,6 +488,12 @@ impl Switch {
         };
         let negotiated = if req.body.is_empty() {
             None
+        } else if req.content_type().as_deref() != Some("application/sdp") {
+            let mut resp = Response::for_request(&req, 415);
+            resp.headers.push("Accept", "application/sdp");
+            add_to_tag(&mut resp, &new_tag(fastrand::u64(..)));
+            let _ = self.core.respond(now, txn, resp);
+            return;
         } else {
             let offer = std::str::from_utf8(&req.body)
                 .ok()
