@@ -29,6 +29,8 @@ const TCP_IDLE: Duration = Duration::from_secs(300);
 /// Kernel buffer asked for on every SIP UDP socket, each way: a burst of thousands of
 /// requests must wait in the socket, not be dropped, while the switch catches up.
 const UDP_BUFFER: usize = 8 * 1024 * 1024;
+/// How long a connection whose reading ended stays writable for answers in flight.
+const TCP_LINGER: Duration = Duration::from_millis(500);
 /// A TCP connection holding half a message this long without progress is closed (RFC 4475 clerr).
 const TCP_PARTIAL: Duration = Duration::from_secs(32);
 
@@ -360,7 +362,9 @@ impl Transports {
                 last_progress = Instant::now();
             }
         }
-        // Let queued answers (e.g. the 400 for a broken stream) go out before closing.
+        // Answers to the requests already handed to the switch are still on their way (RFC
+        // 4475 dblreq: good requests, then junk): keep the connection writable a moment.
+        tokio::time::sleep(TCP_LINGER).await;
         self.conns.remove(&id);
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         debug!(peer = %from, conn = id, "tcp connection closed");
