@@ -59,6 +59,18 @@ const MIGRATIONS: &[&str] = &[
         set_at TEXT NOT NULL,
         PRIMARY KEY (schedule_id, date)
      );",
+    // 2: registrations of phones (bindings), so they survive a restart.
+    "CREATE TABLE registration (
+        user TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        source TEXT NOT NULL,
+        transport TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        call_id TEXT NOT NULL,
+        cseq INTEGER NOT NULL,
+        q INTEGER NOT NULL,
+        PRIMARY KEY (user, contact)
+     );",
 ];
 
 /// Opens (creating if needed) `data_dir/vaxel.db` and brings its schema up to date.

@@ -13,6 +13,7 @@ pub mod load;
 pub mod metrics;
 pub mod overrides;
 mod ports;
+mod registry;
 mod rtp_in;
 mod scheduler;
 mod switch;
@@ -145,6 +146,10 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
         clock,
         media_events: media_tx,
         overrides,
+        registry: registry::Registry::open(
+            &plan.server.data_dir,
+            clock.now().as_second().max(0) as u64,
+        )?,
     };
     let mut switch = switch::Switch::new(plan, parts);
     info!(sip = ?udp.iter().chain(tcp.iter()).collect::<Vec<_>>(), "vaxel is taking calls");

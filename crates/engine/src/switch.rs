@@ -25,6 +25,7 @@ use crate::db::{CallRecord, CdrWriter};
 use crate::metrics::Metrics;
 use crate::overrides::OverrideStore;
 use crate::ports::PortPool;
+use crate::registry::{Registry, Verdict as RegisterVerdict};
 use crate::rtp_in::{self, DtmfMode};
 use crate::scheduler::{Command, MediaEvent, Scheduler};
 use crate::transport::{Inbound, Transports};
@@ -37,6 +38,7 @@ const ALLOW: &[Method] = &[
     Method::Cancel,
     Method::Options,
     Method::Info,
+    Method::Register,
 ];
 /// Body types we read: SDP in INVITEs, DTMF in INFOs (an INVITE must still carry SDP).
 const ACCEPT: &[&str] = &[
@@ -89,6 +91,8 @@ pub struct Parts {
     pub media_events: UnboundedSender<MediaEvent>,
     /// Schedule overrides.
     pub overrides: Arc<OverrideStore>,
+    /// Registrar and digest authentication.
+    pub registry: Registry,
 }
 
 /// State of the switch task.
@@ -110,6 +114,9 @@ pub struct Switch {
     busy_tone: Prompt,
     media_events: UnboundedSender<MediaEvent>,
     overrides: Arc<OverrideStore>,
+    registry: Registry,
+    /// When lapsed registrations are next swept out.
+    next_binding_sweep: Instant,
     tz: jiff::tz::TimeZone,
     /// Walker timers of all calls: (deadline, call, generation), earliest first.
     call_timers: BinaryHeap<Reverse<(Instant, u64, u64)>>,
@@ -128,6 +135,7 @@ impl Switch {
             clock,
             media_events,
             overrides,
+            registry,
         } = parts;
         let (low, high) = plan.server.rtp_ports;
         let ports = PortPool::new(low, high);
@@ -160,6 +168,8 @@ impl Switch {
             busy_tone: tones::busy(BUSY_TONE),
             media_events,
             overrides,
+            registry,
+            next_binding_sweep: Instant::now(),
             tz,
             call_timers: BinaryHeap::new(),
             next_call: 1,
@@ -431,7 +441,33 @@ impl Switch {
                     self.on_digit(now, id, d);
                 }
             }
+            Method::Register => self.on_register(now, txn, &req, peer),
             _ => self.reply(now, txn, &req, 405),
+        }
+    }
+
+    fn on_register(&mut self, now: Instant, txn: ServerTxn, req: &Request, peer: Peer) {
+        let unix = self.clock.at(now).as_second().max(0) as u64;
+        if now >= self.next_binding_sweep {
+            self.registry.expire(unix);
+            self.next_binding_sweep = now + Duration::from_secs(60);
+        }
+        let plan = self.plan.clone();
+        match self
+            .registry
+            .register(unix, req, peer.addr, peer.transport.is_reliable(), &plan)
+        {
+            RegisterVerdict::Respond(mut resp) => {
+                add_to_tag(&mut resp, &new_tag(fastrand::u64(..)));
+                resp.headers.push("Server", SERVER);
+                let _ = self.core.respond(now, txn, resp);
+            }
+            RegisterVerdict::Drop => {
+                // A blocked source: one stateless 403 per request, nothing kept, nothing logged.
+                let _ = self
+                    .core
+                    .respond_stateless(txn, Response::for_request(req, 403));
+            }
         }
     }
 

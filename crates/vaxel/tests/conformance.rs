@@ -37,7 +37,7 @@ fn corpus() -> PathBuf {
 }
 
 /// The expectation per file, as the plan says: checks first (400/505/416/420/415/...),
-/// then routing (404 for numbers we do not have; REGISTER 405 until the registrar lands).
+/// then routing (404 for numbers we do not have; REGISTER without credentials 401).
 fn expectations(tcp: bool) -> BTreeMap<&'static str, Expect> {
     let mut m = BTreeMap::new();
     let accepted_options = Status(&[200]);
@@ -47,11 +47,11 @@ fn expectations(tcp: bool) -> BTreeMap<&'static str, Expect> {
         ("wsinv.dat", Status(&[481])),
         ("intmeth.dat", Status(&[501])),
         ("esc01.dat", Status(&[404])),
-        ("escnull.dat", Status(&[405])),
+        ("escnull.dat", Status(&[401])),
         ("esc02.dat", Status(&[501])),
         ("lwsdisp.dat", accepted_options.clone()),
         ("longreq.dat", Status(&[404])),
-        ("dblreq.dat", Status(&[405])),
+        ("dblreq.dat", Status(&[401])),
         ("semiuri.dat", accepted_options.clone()),
         ("transports.dat", accepted_options.clone()),
         // MESSAGE is not a method vaxel serves.
@@ -86,18 +86,18 @@ fn expectations(tcp: bool) -> BTreeMap<&'static str, Expect> {
         ("insuf.dat", Status(&[400])),
         ("unkscm.dat", Status(&[416])),
         ("novelsc.dat", Status(&[416])),
-        // A registrar would say 400 (To is not sip:); without one, 405.
-        ("unksm2.dat", Status(&[405, 400])),
+        // The registrar refuses an address of record that is not sip:/sips: (400).
+        ("unksm2.dat", Status(&[400])),
         ("bext01.dat", Status(&[420])),
         ("invut.dat", Status(&[415])),
-        ("regaut01.dat", Status(&[405])),
+        ("regaut01.dat", Status(&[401])),
         ("multi01.dat", Status(&[400])),
         ("mcl01.dat", if tcp { FramingError } else { Status(&[400]) }),
         ("bcast.dat", Silence),
         ("zeromf.dat", accepted_options.clone()),
-        ("cparam01.dat", Status(&[405])),
-        ("cparam02.dat", Status(&[405])),
-        ("regescrt.dat", Status(&[405])),
+        ("cparam01.dat", Status(&[401])),
+        ("cparam02.dat", Status(&[401])),
+        ("regescrt.dat", Status(&[401])),
         ("sdp01.dat", Status(&[406, 400])),
         // 3.4 backward compatibility: no branch, no tags, no Content-Length. Over TCP the
         // missing Content-Length leaves the SDP as a broken second message, but the first

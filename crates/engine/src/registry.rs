@@ -1,0 +1,227 @@
+//! The registrar on the wire: REGISTER with digest authentication (401 challenges that look
+//! the same for unknown users and wrong passwords), sources blocked after repeated failures
+//! (logged once per block), and bindings kept in SQLite so they survive a restart. The
+//! protocol logic is `vaxel-registrar`'s; this is its glue to the switch and the database.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
+
+use rusqlite::{Connection, params};
+use tracing::{info, warn};
+use vaxel_plan::Plan;
+use vaxel_registrar::{
+    AuthConfig, AuthOutcome, Authenticator, Binding, BindingRow, Change, Credentials,
+    FailureConfig, FailureTracker, Registrar, RegistrarConfig, Transport,
+};
+use vaxel_sip::{Request, Response, SipMessage};
+
+use crate::db::{self, DbError};
+
+enum Write {
+    Upsert(BindingRow),
+    Delete { user: String, contact: String },
+}
+
+/// Registrar state of the switch.
+pub struct Registry {
+    auth: Authenticator,
+    failures: FailureTracker,
+    bindings: Registrar,
+    writes: mpsc::Sender<Write>,
+}
+
+/// What to do with a REGISTER.
+pub enum Verdict {
+    /// Send this response.
+    Respond(Response),
+    /// The source is blocked: drop without an answer.
+    Drop,
+}
+
+impl Registry {
+    /// Opens the binding table and restores the bindings still in force at `now` (unix s).
+    pub fn open(data_dir: &Path, now: u64) -> Result<Registry, DbError> {
+        let conn = db::open(data_dir)?;
+        let err = |source| DbError::Sqlite {
+            path: data_dir.join("vaxel.db"),
+            source,
+        };
+        let mut bindings = Registrar::new(RegistrarConfig::default());
+        let rows = load_rows(&conn).map_err(err)?;
+        let mut restored = 0;
+        for row in rows {
+            if let Ok(b) = Binding::from_row(row) {
+                restored += usize::from(bindings.restore(b, now));
+            }
+        }
+        conn.execute(
+            "DELETE FROM registration WHERE expires_at <= ?1",
+            params![now as i64],
+        )
+        .map_err(err)?;
+        if restored > 0 {
+            info!(bindings = restored, "registrations restored");
+        }
+        let (tx, rx) = mpsc::channel();
+        thread::Builder::new()
+            .name("vaxel-bindings".into())
+            .spawn(move || write_loop(conn, rx))
+            .map_err(|e| DbError::Io {
+                path: data_dir.to_path_buf(),
+                source: e,
+            })?;
+        let mut secret = [0u8; 32];
+        secret.iter_mut().for_each(|b| *b = fastrand::u8(..));
+        Ok(Registry {
+            auth: Authenticator::new(secret, AuthConfig::default()),
+            failures: FailureTracker::new(FailureConfig::default()),
+            bindings,
+            writes: tx,
+        })
+    }
+
+    /// Handles one REGISTER that arrived from `source`.
+    pub fn register<S>(
+        &mut self,
+        now: u64,
+        req: &Request,
+        source: SocketAddr,
+        reliable: bool,
+        plan: &Plan<S>,
+    ) -> Verdict {
+        let ip = source.ip();
+        if self.failures.is_blocked(ip, now) {
+            return Verdict::Drop;
+        }
+        let realm = plan.server.name.as_str();
+        let Some(aor) = req
+            .to()
+            .ok()
+            .filter(|t| t.uri.is_sip())
+            .and_then(|t| t.uri.user_unescaped())
+        else {
+            return Verdict::Respond(Response::for_request(req, 400));
+        };
+        let lookup = |name: &str| {
+            plan.users
+                .iter()
+                .find(|u| u.id == name || u.extension.as_deref() == Some(name))
+                .and_then(|u| {
+                    u.password.as_ref().map(|p| Credentials {
+                        user: u.id.clone(),
+                        password: p.clone(),
+                    })
+                })
+        };
+        match self.auth.verify(now, req, realm, false, &lookup) {
+            AuthOutcome::Ok { user } => {
+                self.failures.record_success(ip);
+                let owner = plan
+                    .users
+                    .iter()
+                    .find(|u| u.id == aor || u.extension.as_deref() == Some(aor.as_str()));
+                if owner.is_none_or(|u| u.id != user) {
+                    // Authenticated, but not as the owner of this address of record.
+                    return Verdict::Respond(Response::for_request(req, 403));
+                }
+                let transport = if reliable {
+                    Transport::Tcp
+                } else {
+                    Transport::Udp
+                };
+                match self.bindings.register(now, &user, req, source, transport) {
+                    Ok(result) => {
+                        for change in &result.changes {
+                            self.persist(change);
+                        }
+                        let mut resp = Response::for_request(req, 200);
+                        for c in result.contact_values(now) {
+                            resp.headers.push("Contact", c);
+                        }
+                        Verdict::Respond(resp)
+                    }
+                    Err(e) => {
+                        let mut resp = Response::for_request(req, e.status());
+                        if let vaxel_registrar::RegisterError::IntervalTooBrief { min_expires } = e
+                        {
+                            resp.headers.push("Min-Expires", min_expires.to_string());
+                        }
+                        Verdict::Respond(resp)
+                    }
+                }
+            }
+            AuthOutcome::Challenge { stale, failed } => {
+                if failed {
+                    if let Some(block) = self.failures.record_failure(ip, now) {
+                        warn!(source = %block.ip, failures = block.failures, until = block.until, "too many failed registrations: source blocked");
+                    }
+                }
+                let mut resp = Response::for_request(req, 401);
+                for (name, value) in self.auth.challenge(now, realm, stale, false) {
+                    resp.headers.push(name, value);
+                }
+                Verdict::Respond(resp)
+            }
+            AuthOutcome::Forbidden => Verdict::Respond(Response::for_request(req, 403)),
+        }
+    }
+
+    /// Drops lapsed bindings (call now and then).
+    pub fn expire(&mut self, now: u64) {
+        for b in self.bindings.expire(now) {
+            self.persist(&Change::Removed(b));
+        }
+    }
+
+    fn persist(&self, change: &Change) {
+        let w = match change {
+            Change::Added(b) | Change::Refreshed(b) => Write::Upsert(b.to_row()),
+            Change::Removed(b) => Write::Delete {
+                user: b.user.clone(),
+                contact: b.contact.clone(),
+            },
+        };
+        let _ = self.writes.send(w);
+    }
+}
+
+fn load_rows(conn: &Connection) -> rusqlite::Result<Vec<BindingRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT user, contact, source, transport, expires_at, call_id, cseq, q FROM registration",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(BindingRow {
+            user: r.get(0)?,
+            contact: r.get(1)?,
+            source: r.get(2)?,
+            transport: r.get(3)?,
+            expires_at: r.get(4)?,
+            call_id: r.get(5)?,
+            cseq: r.get(6)?,
+            q: r.get(7)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn write_loop(conn: Connection, rx: mpsc::Receiver<Write>) {
+    while let Ok(w) = rx.recv() {
+        let result = match w {
+            Write::Upsert(r) => conn.execute(
+                "INSERT INTO registration (user, contact, source, transport, expires_at, call_id, cseq, q)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (user, contact) DO UPDATE SET source = ?3, transport = ?4, expires_at = ?5,
+                 call_id = ?6, cseq = ?7, q = ?8",
+                params![r.user, r.contact, r.source, r.transport, r.expires_at, r.call_id, r.cseq, r.q],
+            ),
+            Write::Delete { user, contact } => {
+                conn.execute("DELETE FROM registration WHERE user = ?1 AND contact = ?2", params![user, contact])
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "could not store a registration");
+        }
+    }
+}
