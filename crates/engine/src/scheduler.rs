@@ -69,8 +69,9 @@ pub enum MediaEvent {
 }
 
 struct Stream {
+    id: StreamId,
     socket: Arc<UdpSocket>,
-    remote: SocketAddr,
+    remote: Dest,
     codec: Codec,
     rtp: RtpSender,
     playout: Playout,
@@ -130,8 +131,55 @@ impl Scheduler {
     }
 }
 
+/// A thread's streams: a dense Vec walked every tick (no hashing, no pointer chasing), and
+/// an index from id to slot for the commands.
+#[derive(Default)]
+struct Streams {
+    list: Vec<Stream>,
+    slot: HashMap<StreamId, usize>,
+}
+
+impl Streams {
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    fn get_mut(&mut self, id: StreamId) -> Option<&mut Stream> {
+        let i = *self.slot.get(&id)?;
+        self.list.get_mut(i)
+    }
+
+    fn insert(&mut self, s: Stream) {
+        let id = s.id;
+        match self.slot.get(&id).copied() {
+            Some(i) => {
+                if let Some(old) = self.list.get_mut(i) {
+                    *old = s;
+                }
+            }
+            None => {
+                self.slot.insert(id, self.list.len());
+                self.list.push(s);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: StreamId) {
+        let Some(i) = self.slot.remove(&id) else {
+            return;
+        };
+        if i < self.list.len() {
+            self.list.swap_remove(i);
+            // The last stream moved into the hole.
+            if let Some(moved) = self.list.get(i) {
+                self.slot.insert(moved.id, i);
+            }
+        }
+    }
+}
+
 fn run(rx: mpsc::Receiver<Command>, events: UnboundedSender<MediaEvent>, metrics: Arc<Metrics>) {
-    let mut streams: HashMap<StreamId, Stream> = HashMap::new();
+    let mut streams = Streams::default();
     let mut pacer = Pacer::new(Instant::now());
     let mut buf = Vec::with_capacity(12 + SAMPLES_PER_FRAME);
     loop {
@@ -171,7 +219,7 @@ fn run(rx: mpsc::Receiver<Command>, events: UnboundedSender<MediaEvent>, metrics
         // After a stall longer than MAX_CATCH_UP frames, skip ahead rather than burst.
         let frames = if due > MAX_CATCH_UP {
             let skipped = pacer.resync(now);
-            for s in streams.values_mut() {
+            for s in streams.list.iter_mut() {
                 s.rtp
                     .skip((skipped as u32).saturating_mul(SAMPLES_PER_FRAME as u32));
             }
@@ -187,7 +235,7 @@ fn run(rx: mpsc::Receiver<Command>, events: UnboundedSender<MediaEvent>, metrics
 }
 
 /// Applies one command; false means shut down.
-fn apply(cmd: Command, streams: &mut HashMap<StreamId, Stream>) -> bool {
+fn apply(cmd: Command, streams: &mut Streams) -> bool {
     match cmd {
         Command::Start {
             id,
@@ -196,34 +244,32 @@ fn apply(cmd: Command, streams: &mut HashMap<StreamId, Stream>) -> bool {
             codec,
             rtp,
         } => {
-            streams.insert(
+            streams.insert(Stream {
                 id,
-                Stream {
-                    socket,
-                    remote,
-                    codec,
-                    rtp,
-                    playout: Playout::new(),
-                    reported: true,
-                    generation: 0,
-                },
-            );
+                socket,
+                remote: Dest::new(remote),
+                codec,
+                rtp,
+                playout: Playout::new(),
+                reported: true,
+                generation: 0,
+            });
         }
         Command::Play { id, prompt, times } => {
-            if let Some(s) = streams.get_mut(&id) {
+            if let Some(s) = streams.get_mut(id) {
                 s.playout.push(prompt, times);
                 s.reported = false;
             }
         }
         Command::Clear { id, generation } => {
-            if let Some(s) = streams.get_mut(&id) {
+            if let Some(s) = streams.get_mut(id) {
                 s.playout.clear();
                 s.reported = true;
                 s.generation = generation;
             }
         }
         Command::Stop { id } => {
-            streams.remove(&id);
+            streams.remove(id);
         }
         Command::Shutdown => return false,
     }
@@ -232,19 +278,19 @@ fn apply(cmd: Command, streams: &mut HashMap<StreamId, Stream>) -> bool {
 
 /// One 20 ms batch: a frame for every stream with something to play.
 fn tick(
-    streams: &mut HashMap<StreamId, Stream>,
+    streams: &mut Streams,
     buf: &mut Vec<u8>,
     events: &UnboundedSender<MediaEvent>,
     metrics: &Metrics,
 ) {
     let mut sent = 0u64;
     let mut errors = 0u64;
-    for (id, s) in streams.iter_mut() {
+    for s in streams.list.iter_mut() {
         match s.playout.next_frame(s.codec) {
             Some(frame) => {
                 buf.clear();
                 s.rtp.write_packet(frame, buf);
-                match s.socket.send_to(buf, s.remote) {
+                match s.remote.send(&s.socket, buf) {
                     Ok(_) => sent += 1,
                     Err(_) => errors += 1,
                 }
@@ -255,9 +301,57 @@ fn tick(
         if !s.reported && s.playout.is_idle() {
             // Reported as the last frame leaves, so the next prompt can follow seamlessly.
             s.reported = true;
-            let _ = events.send(MediaEvent::PlaybackDone(*id, s.generation));
+            let _ = events.send(MediaEvent::PlaybackDone(s.id, s.generation));
         }
     }
     metrics.rtp_packets_sent.fetch_add(sent, Ordering::Relaxed);
     metrics.rtp_send_errors.fetch_add(errors, Ordering::Relaxed);
+}
+
+/// The remote address, converted once for the kernel instead of on every packet.
+struct Dest {
+    #[cfg(not(target_os = "linux"))]
+    addr: SocketAddr,
+    #[cfg(target_os = "linux")]
+    raw: socket2::SockAddr,
+}
+
+impl Dest {
+    fn new(addr: SocketAddr) -> Dest {
+        Dest {
+            #[cfg(not(target_os = "linux"))]
+            addr,
+            #[cfg(target_os = "linux")]
+            raw: socket2::SockAddr::from(addr),
+        }
+    }
+
+    /// One datagram; a full socket buffer is an error like any other (the frame is late
+    /// by the next tick anyway).
+    #[cfg(target_os = "linux")]
+    fn send(&self, socket: &UdpSocket, packet: &[u8]) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the fd is open for the call (we hold the socket), `packet` is valid for its
+        // length, and `raw` is a sockaddr of the length it reports.
+        let n = unsafe {
+            libc::sendto(
+                socket.as_raw_fd(),
+                packet.as_ptr().cast(),
+                packet.len(),
+                libc::MSG_DONTWAIT,
+                self.raw.as_ptr().cast(),
+                self.raw.len(),
+            )
+        };
+        if n < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn send(&self, socket: &UdpSocket, packet: &[u8]) -> std::io::Result<usize> {
+        socket.send_to(packet, self.addr)
+    }
 }
