@@ -36,7 +36,14 @@ pub fn canonical(name: &str) -> &str {
 
 /// Whether two header names denote the same header.
 pub fn same_name(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || canonical(a).eq_ignore_ascii_case(canonical(b))
+    if a.len() == b.len() && a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    // Only a one-letter compact form can match a name of another length.
+    if a.len() != 1 && b.len() != 1 {
+        return false;
+    }
+    canonical(a).eq_ignore_ascii_case(canonical(b))
 }
 
 /// An ordered list of header fields; names are kept as received for pass-through.
@@ -46,6 +53,13 @@ pub struct Headers {
 }
 
 impl Headers {
+    /// Room for `n` lines without reallocating.
+    pub(crate) fn with_capacity(n: usize) -> Headers {
+        Headers {
+            list: Vec::with_capacity(n),
+        }
+    }
+
     /// The first value of a header.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.list

@@ -2,7 +2,11 @@
 
 /// `token` characters (§25.1).
 pub fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c)
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            '-' | '.' | '!' | '%' | '*' | '_' | '+' | '`' | '\'' | '~'
+        )
 }
 
 /// A non-empty token.
@@ -22,6 +26,39 @@ pub fn split_top(s: &str, sep: char) -> Vec<&str> {
     let mut in_quote = false;
     let mut in_angle = false;
     let mut escaped = false;
+    // Bytes, not chars: every delimiter is ASCII, and no byte of a multi-byte UTF-8
+    // sequence is, so a non-ASCII `sep` falls back to the char scanner.
+    if !sep.is_ascii() {
+        return split_top_chars(s, sep);
+    }
+    let sep = sep as u8;
+    for (i, &c) in s.as_bytes().iter().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            b'\\' if in_quote => escaped = true,
+            b'"' => in_quote = !in_quote,
+            b'<' if !in_quote => in_angle = true,
+            b'>' if !in_quote => in_angle = false,
+            c if c == sep && !in_quote && !in_angle => {
+                out.push(s.get(start..i).unwrap_or(""));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(s.get(start..).unwrap_or(""));
+    out
+}
+
+fn split_top_chars(s: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut in_quote = false;
+    let mut in_angle = false;
+    let mut escaped = false;
     for (i, c) in s.char_indices() {
         if escaped {
             escaped = false;
@@ -33,13 +70,13 @@ pub fn split_top(s: &str, sep: char) -> Vec<&str> {
             '<' if !in_quote => in_angle = true,
             '>' if !in_quote => in_angle = false,
             c if c == sep && !in_quote && !in_angle => {
-                out.push(&s[start..i]);
+                out.push(s.get(start..i).unwrap_or(""));
                 start = i + c.len_utf8();
             }
             _ => {}
         }
     }
-    out.push(&s[start..]);
+    out.push(s.get(start..).unwrap_or(""));
     out
 }
 

@@ -2,6 +2,8 @@
 //! framing by Content-Length, then a check of every header the core relies on, so that a
 //! message that parses is one the transaction layer can trust.
 
+use std::borrow::Cow;
+
 use crate::error::{ErrorKind, ParseError};
 use crate::headers::Headers;
 use crate::lex::{is_lws, is_token};
@@ -109,11 +111,13 @@ pub(crate) struct Head {
 /// line is kept aside so that a 400 can still copy the good ones.
 pub(crate) fn read_head(head: &[u8]) -> Result<Head, ParseError> {
     let head = String::from_utf8_lossy(head);
-    let mut lines = unfold(&head).into_iter();
+    let lines = unfold(&head);
+    let mut headers = Headers::with_capacity(lines.len());
+    let mut lines = lines.into_iter();
     let start = lines
         .next()
-        .ok_or_else(|| ParseError::new(ErrorKind::StartLine, "empty message"))?;
-    let mut headers = Headers::default();
+        .ok_or_else(|| ParseError::new(ErrorKind::StartLine, "empty message"))?
+        .into_owned();
     let mut header_error = None;
     for line in lines {
         match header_line(&line) {
@@ -130,21 +134,23 @@ pub(crate) fn read_head(head: &[u8]) -> Result<Head, ParseError> {
     })
 }
 
-/// Lines without their CR, continuation lines (leading SP/HT) joined with one space.
-fn unfold(head: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// Lines without their CR, continuation lines (leading SP/HT) joined with one space. Lines
+/// borrow the head; only a folded line is copied.
+fn unfold(head: &str) -> Vec<Cow<'_, str>> {
+    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(16);
     for raw in head.split('\n') {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         if line.starts_with([' ', '\t']) && !out.is_empty() {
             if let Some(last) = out.last_mut() {
                 let trimmed = line.trim_start_matches(is_lws);
                 if !trimmed.is_empty() {
+                    let last = last.to_mut();
                     last.push(' ');
                     last.push_str(trimmed);
                 }
             }
         } else if !line.is_empty() || out.is_empty() {
-            out.push(line.to_string());
+            out.push(Cow::Borrowed(line));
         }
     }
     out

@@ -230,12 +230,13 @@ impl Core {
         }
         let id = self.alloc();
         let kind = if req.method == Method::Invite {
-            let trying = Response::for_request(&req, 100).to_bytes();
+            // Kept unserialized: most INVITEs are answered before Timer Trying fires.
+            let trying = Box::new(Response::for_request(&req, 100));
             self.timers
                 .arm(now + self.cfg.trying, id, 0, TimerKind::Trying);
             Kind::InviteServer(InviteServer::Proceeding {
                 last_provisional: None,
-                trying: Some(trying.into()),
+                trying: Some(trying),
             })
         } else {
             Kind::NonInviteServer(NonInviteServer::Trying)
@@ -555,7 +556,8 @@ impl Core {
         let id = f.txn;
         match (&mut t.kind, f.kind) {
             (Kind::InviteServer(InviteServer::Proceeding { trying, .. }), TimerKind::Trying) => {
-                if let Some(bytes) = trying.take() {
+                if let Some(resp) = trying.take() {
+                    let bytes: Arc<[u8]> = resp.to_bytes().into();
                     self.out.push_back(Output::Send {
                         peer,
                         bytes: bytes.clone(),

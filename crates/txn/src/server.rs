@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use vaxel_sip::Response;
+
 /// An INVITE server transaction.
 #[derive(Debug)]
 pub enum InviteServer {
@@ -12,8 +14,8 @@ pub enum InviteServer {
     Proceeding {
         /// The last provisional response sent, if any.
         last_provisional: Option<Arc<[u8]>>,
-        /// A 100 Trying, sent by Timer Trying if the TU has said nothing yet.
-        trying: Option<Arc<[u8]>>,
+        /// A 100 Trying, serialized and sent by Timer Trying if the TU has said nothing yet.
+        trying: Option<Box<Response>>,
     },
     /// A 3xx-6xx was sent; it is retransmitted on Timer G until the ACK or Timer H.
     Completed {
