@@ -460,7 +460,13 @@ impl Switch {
             RegisterVerdict::Respond(mut resp) => {
                 add_to_tag(&mut resp, &new_tag(fastrand::u64(..)));
                 resp.headers.push("Server", SERVER);
-                let _ = self.core.respond(now, txn, resp);
+                if resp.status == 401 {
+                    // Challenges are stateless by nature: keeping a transaction per challenge
+                    // would let a scanner's flood fill memory for 32 s at a time.
+                    let _ = self.core.respond_stateless(txn, resp);
+                } else {
+                    let _ = self.core.respond(now, txn, resp);
+                }
             }
             RegisterVerdict::Drop => {
                 // A blocked source: one stateless 403 per request, nothing kept, nothing logged.
