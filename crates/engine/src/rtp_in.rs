@@ -6,6 +6,8 @@ use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
 use vaxel_media::dtmf::{EventReceiver, InbandDetector};
 use vaxel_media::{Codec, g711, parse_rtp};
@@ -35,14 +37,29 @@ pub fn spawn(
     let clone = socket.try_clone();
     tokio::spawn(async move {
         let Ok(std_sock) = clone else { return };
-        let Ok(sock) = tokio::net::UdpSocket::from_std(std_sock) else {
+        // Readable interest only: registered for writability too (as tokio's UdpSocket is),
+        // every packet the scheduler sends on this socket would wake the runtime's epoll
+        // when the kernel frees it.
+        // SAFETY: the AsyncFd owns `std_sock`, an open UDP socket whose fd stays the same
+        // and open until the AsyncFd is dropped.
+        let registered = unsafe { AsyncFd::register_with_interest(std_sock, Interest::READABLE) };
+        let Ok(sock) = registered else {
             return;
         };
         let mut events_rx = EventReceiver::new();
         let mut inband = mode.telephone_event.is_none().then(InbandDetector::new);
         let mut pcm = Vec::with_capacity(160);
         let mut buf = [0u8; 2048];
-        while let Ok((n, _)) = sock.recv_from(&mut buf).await {
+        loop {
+            let Ok(mut ready) = sock.readable().await else {
+                return;
+            };
+            let n = match ready.try_io(|s| s.get_ref().recv_from(&mut buf)) {
+                Ok(Ok((n, _))) => n,
+                // As before: a socket error ends the reader.
+                Ok(Err(_)) => return,
+                Err(_would_block) => continue,
+            };
             let Some(Ok(pkt)) = buf.get(..n).map(parse_rtp) else {
                 continue;
             };
