@@ -1,0 +1,290 @@
+//! A call's way through its plan on the wire: carrying out the walker's actions, answering,
+//! media, hanging up and the call record.
+
+use super::*;
+
+impl Switch {
+    pub(super) fn apply(&mut self, now: Instant, id: u64, actions: Vec<Action>) {
+        for action in actions {
+            if !self.calls.contains_key(&id) {
+                return;
+            }
+            match action {
+                Action::Reject(status) => {
+                    self.respond(now, id, status, None);
+                    self.end(id, EndReason::Plan, Some(status));
+                }
+                Action::EarlyMedia => {
+                    if !self.start_media(now, id) {
+                        return;
+                    }
+                    let sdp = self
+                        .calls
+                        .get(&id)
+                        .and_then(|c| c.media.as_ref().map(|m| m.answer.clone()));
+                    self.respond(now, id, 183, sdp);
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.early_media = true;
+                    }
+                }
+                Action::Answer => {
+                    if !self.start_media(now, id) {
+                        return;
+                    }
+                    self.answer(now, id);
+                }
+                Action::Play { sound, times } => {
+                    if let Some(c) = self.calls.get(&id) {
+                        let prompt = c.plan.sound(sound).clone();
+                        self.scheduler.send(Command::Play { id, prompt, times });
+                    }
+                }
+                Action::BusyTone => {
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.hangup_after_playback = true;
+                        self.scheduler.send(Command::Play {
+                            id,
+                            prompt: self.busy_tone.clone(),
+                            times: 1,
+                        });
+                    }
+                }
+                Action::Hangup => self.hang_up(now, id, EndReason::Plan),
+                Action::StopPlayback => self.stop_playback(id),
+                Action::SetTimer(after) => self.set_call_timer(now, id, after),
+                Action::CancelTimer => self.cancel_call_timer(id),
+                Action::Unsupported { what, .. } => {
+                    if let Some(c) = self.calls.get(&id) {
+                        c.span.in_scope(|| {
+                            warn!(
+                                destination = what,
+                                "destination not available in this version"
+                            )
+                        });
+                    }
+                    self.hang_up(now, id, EndReason::Plan);
+                }
+            }
+        }
+    }
+
+    /// Our Contact for a call that came in over `peer`'s transport.
+    pub(super) fn contact(&self, peer: &Peer) -> String {
+        match self.transports.local_for(peer) {
+            Some(l) => {
+                let t = if peer.transport.is_reliable() {
+                    ";transport=tcp"
+                } else {
+                    ""
+                };
+                format!("<sip:vaxel@{}{t}>", l.addr)
+            }
+            None => format!("<sip:vaxel@{}>", self.media_ip),
+        }
+    }
+
+    /// Sends a response on the call's INVITE transaction, with our tag (and SDP if given).
+    pub(super) fn respond(&mut self, now: Instant, id: u64, status: u16, sdp: Option<String>) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let mut resp = Response::for_request(&call.invite, status);
+        add_to_tag(&mut resp, &call.local_tag);
+        if (101..300).contains(&status) {
+            resp.headers.push("Contact", self.contact(&call.peer));
+        }
+        if status == 200 {
+            resp.headers.push("Allow", allow_list());
+        }
+        resp.headers.push("Server", SERVER);
+        if let Some(sdp) = sdp {
+            resp.headers.push("Content-Type", "application/sdp");
+            resp.body = sdp.into_bytes();
+        }
+        let txn = call.txn;
+        if let Err(e) = self.core.respond(now, txn, resp) {
+            debug!(call = id, error = %e, "response not sent");
+        }
+        if status >= 300 {
+            self.metrics.calls_rejected.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Allocates the RTP port and starts the stream; false (after answering with an error
+    /// and ending the call) when that is impossible.
+    pub(super) fn start_media(&mut self, now: Instant, id: u64) -> bool {
+        let Some(call) = self.calls.get(&id) else {
+            return false;
+        };
+        if call.media.is_some() {
+            return true;
+        }
+        let Some(neg) = call.negotiated.clone() else {
+            // Late offer (no SDP in the INVITE) is not supported yet.
+            call.span
+                .in_scope(|| info!("INVITE without SDP offer needs media: 488"));
+            self.respond(now, id, 488, None);
+            self.end(id, EndReason::Failed, Some(488));
+            return false;
+        };
+        let Some((port, socket)) = self.ports.bind(self.media_ip) else {
+            call.span
+                .in_scope(|| warn!("RTP port range exhausted: 503"));
+            self.respond(now, id, 503, None);
+            self.end(id, EndReason::Failed, Some(503));
+            return false;
+        };
+        self.metrics
+            .rtp_ports_free
+            .store(self.ports.available() as i64, Ordering::Relaxed);
+        let _ = socket.set_nonblocking(true);
+        let socket = Arc::new(socket);
+        let mode = DtmfMode {
+            telephone_event: neg.telephone_event,
+            codec: neg.codec,
+            audio_pt: neg.payload_type,
+        };
+        let reader = rtp_in::spawn(
+            id,
+            socket.clone(),
+            mode,
+            self.media_events.clone(),
+            self.metrics.clone(),
+        );
+        let answer = vaxel_sdp::answer(&neg, self.media_ip, port, id, 1);
+        let rtp = RtpSender::new(
+            fastrand::u32(..),
+            fastrand::u16(..),
+            fastrand::u32(..),
+            neg.payload_type,
+        );
+        self.scheduler.send(Command::Start {
+            id,
+            socket,
+            remote: neg.remote,
+            codec: neg.codec,
+            rtp,
+        });
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.media = Some(Media {
+                port,
+                reader,
+                answer,
+            });
+        }
+        true
+    }
+
+    pub(super) fn answer(&mut self, now: Instant, id: u64) {
+        let sdp = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.media.as_ref().map(|m| m.answer.clone()));
+        self.respond(now, id, 200, sdp);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.phase = Phase::Answered;
+        call.answered = Some(now);
+        match Dialog::new_uas(
+            &call.invite,
+            &call.local_tag,
+            dialog_peer(&call.invite, call.peer),
+            1,
+        ) {
+            Ok(d) => {
+                self.by_dialog
+                    .insert((d.call_id.clone(), d.local_tag.clone()), id);
+                call.dialog = Some(d);
+            }
+            Err(e) => call
+                .span
+                .in_scope(|| warn!(error = %e, "answered call without a dialog")),
+        }
+        self.metrics.calls_answered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Ends the call from our side: BYE if answered, else a final 480 (503 at shutdown).
+    pub(super) fn hang_up(&mut self, now: Instant, id: u64, reason: EndReason) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        match call.phase {
+            Phase::Answered => {
+                let local = self.transports.local_for(&call.peer);
+                if let (Some(dialog), Some(local)) = (call.dialog.as_mut(), local) {
+                    let via = format!(
+                        "SIP/2.0/{} {};branch={};rport",
+                        local.transport.via_token(),
+                        local.addr,
+                        new_branch(fastrand::u64(..))
+                    );
+                    match Via::parse(&via) {
+                        Ok(via) => {
+                            let mut bye = dialog.request(Method::Bye, via);
+                            bye.headers.push("User-Agent", SERVER);
+                            let peer = dialog.peer;
+                            if let Ok(t) = self.core.send_request(now, &bye, peer) {
+                                self.byes.insert(t, id);
+                            }
+                        }
+                        Err(e) => debug!(error = %e, "bad Via for BYE"),
+                    }
+                }
+                self.end(id, reason, None);
+            }
+            Phase::Early => {
+                let status = if matches!(reason, EndReason::Shutdown) {
+                    503
+                } else {
+                    480
+                };
+                self.respond(now, id, status, None);
+                self.end(id, reason, Some(status));
+            }
+        }
+    }
+
+    /// Forgets the call: media stopped, port back in the pool, record written.
+    pub(super) fn end(&mut self, id: u64, reason: EndReason, status: Option<u16>) {
+        let Some(call) = self.calls.remove(&id) else {
+            return;
+        };
+        self.by_txn.remove(&call.txn);
+        if let Some(d) = &call.dialog {
+            self.by_dialog
+                .remove(&(d.call_id.clone(), d.local_tag.clone()));
+        }
+        if let Some(m) = &call.media {
+            self.scheduler.send(Command::Stop { id });
+            m.reader.abort();
+            self.ports.release(m.port);
+            self.metrics
+                .rtp_ports_free
+                .store(self.ports.available() as i64, Ordering::Relaxed);
+        }
+        self.metrics.calls_active.fetch_sub(1, Ordering::Relaxed);
+        let outcome = match (call.phase, status) {
+            (Phase::Answered, _) => "answered",
+            (_, Some(487)) => "cancelled",
+            (_, _) if call.early_media => "early-media",
+            _ => "rejected",
+        };
+        call.span
+            .in_scope(|| info!(outcome, reason = reason.as_str(), status, "call ended"));
+        let ts = |i: Instant| self.clock.at(i).to_string();
+        self.cdr.record(CallRecord {
+            call_id: call.invite.call_id().unwrap_or_default().to_string(),
+            source: source_of(&call.peer),
+            caller: call.invite.from().ok().map(|f| f.uri.to_string()),
+            callee: call.callee.clone(),
+            route: Some(call.route.clone()),
+            started_at: ts(call.started),
+            answered_at: call.answered.map(ts),
+            ended_at: ts(Instant::now()),
+            outcome,
+            status: status.or(call.answered.map(|_| 200)),
+            end_reason: reason.as_str().to_string(),
+        });
+    }
+}
