@@ -32,6 +32,14 @@ pub struct Registry {
     writes: mpsc::Sender<Write>,
 }
 
+/// Who sent an INVITE from outside the trunks.
+pub enum Caller {
+    /// An authenticated user (its id).
+    User(String),
+    /// Answer with this (407 challenge or 403) statelessly and stop.
+    Refuse(Response),
+}
+
 /// What to do with a REGISTER.
 pub enum Verdict {
     /// Send this response.
@@ -104,17 +112,7 @@ impl Registry {
         else {
             return Verdict::Respond(Response::for_request(req, 400));
         };
-        let lookup = |name: &str| {
-            plan.users
-                .iter()
-                .find(|u| u.id == name || u.extension.as_deref() == Some(name))
-                .and_then(|u| {
-                    u.password.as_ref().map(|p| Credentials {
-                        user: u.id.clone(),
-                        password: p.clone(),
-                    })
-                })
-        };
+        let lookup = |name: &str| credentials(plan, name);
         match self.auth.verify(now, req, realm, false, &lookup) {
             AuthOutcome::Ok { user } => {
                 self.failures.record_success(ip);
@@ -154,9 +152,7 @@ impl Registry {
             }
             AuthOutcome::Challenge { stale, failed } => {
                 if failed {
-                    if let Some(block) = self.failures.record_failure(ip, now) {
-                        warn!(source = %block.ip, failures = block.failures, until = block.until, "too many failed registrations: source blocked");
-                    }
+                    self.note_failure(ip, now);
                 }
                 let mut resp = Response::for_request(req, 401);
                 for (name, value) in self.auth.challenge(now, realm, stale, false) {
@@ -165,6 +161,46 @@ impl Registry {
                 Verdict::Respond(resp)
             }
             AuthOutcome::Forbidden => Verdict::Respond(Response::for_request(req, 403)),
+        }
+    }
+
+    /// Authenticates an INVITE from a phone (Proxy-Authorization, 407 challenges), with the
+    /// same failure blocking as REGISTER.
+    pub fn authenticate_invite<S>(
+        &mut self,
+        now: u64,
+        req: &Request,
+        source: SocketAddr,
+        plan: &Plan<S>,
+    ) -> Caller {
+        let ip = source.ip();
+        if self.failures.is_blocked(ip, now) || !plan.users.iter().any(|u| u.password.is_some()) {
+            return Caller::Refuse(Response::for_request(req, 403));
+        }
+        let realm = plan.server.name.as_str();
+        let lookup = |name: &str| credentials(plan, name);
+        match self.auth.verify(now, req, realm, true, &lookup) {
+            AuthOutcome::Ok { user } => {
+                self.failures.record_success(ip);
+                Caller::User(user)
+            }
+            AuthOutcome::Challenge { stale, failed } => {
+                if failed {
+                    self.note_failure(ip, now);
+                }
+                let mut resp = Response::for_request(req, 407);
+                for (name, value) in self.auth.challenge(now, realm, stale, true) {
+                    resp.headers.push(name, value);
+                }
+                Caller::Refuse(resp)
+            }
+            AuthOutcome::Forbidden => Caller::Refuse(Response::for_request(req, 403)),
+        }
+    }
+
+    fn note_failure(&mut self, ip: std::net::IpAddr, now: u64) {
+        if let Some(block) = self.failures.record_failure(ip, now) {
+            warn!(source = %block.ip, failures = block.failures, until = block.until, "too many failed authentications: source blocked");
         }
     }
 
@@ -185,6 +221,18 @@ impl Registry {
         };
         let _ = self.writes.send(w);
     }
+}
+
+/// The digest credentials of a user named by id or extension.
+fn credentials<S>(plan: &Plan<S>, name: &str) -> Option<Credentials> {
+    let u = plan
+        .users
+        .iter()
+        .find(|u| u.id == name || u.extension.as_deref() == Some(name))?;
+    u.password.as_ref().map(|p| Credentials {
+        user: u.id.clone(),
+        password: p.clone(),
+    })
 }
 
 fn load_rows(conn: &Connection) -> rusqlite::Result<Vec<BindingRow>> {

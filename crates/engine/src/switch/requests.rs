@@ -2,6 +2,7 @@
 //! OPTIONS, INFO and REGISTER.
 
 use super::*;
+use crate::registry::Caller;
 
 impl Switch {
     pub(super) fn reply(&mut self, now: Instant, txn: ServerTxn, req: &Request, status: u16) {
@@ -144,14 +145,30 @@ impl Switch {
             return;
         }
         let plan = self.plan.clone();
-        if !plan
+        let from_trunk = plan
             .trunks
             .iter()
-            .any(|t| t.allow.iter().any(|c| c.contains(peer.addr.ip())))
-        {
-            info!(source = %peer.addr, "INVITE from outside every trunk's allow list: 403");
-            self.reply(now, txn, &req, 403);
-            return;
+            .any(|t| t.allow.iter().any(|c| c.contains(peer.addr.ip())));
+        if !from_trunk {
+            // A phone: it must authenticate (407). Scanners get one stateless answer per
+            // INVITE, a counter, and no log line per packet.
+            let unix = self.clock.at(now).as_second().max(0) as u64;
+            match self
+                .registry
+                .authenticate_invite(unix, &req, peer.addr, &plan)
+            {
+                Caller::User(user) => debug!(%user, "INVITE authenticated"),
+                Caller::Refuse(mut resp) => {
+                    debug!(source = %peer.addr, status = resp.status, "INVITE from outside the trunks refused");
+                    if resp.status == 403 {
+                        self.metrics.sip_forbidden.fetch_add(1, Ordering::Relaxed);
+                    }
+                    add_to_tag(&mut resp, &new_tag(fastrand::u64(..)));
+                    resp.headers.push("Server", SERVER);
+                    let _ = self.core.respond_stateless(txn, resp);
+                    return;
+                }
+            }
         }
         let callee = req.uri.user_unescaped().unwrap_or_default();
         let Some(route) = plan.route_number(&callee) else {
