@@ -16,7 +16,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-TGT = os.environ.get("CARGO_TARGET_DIR", "/work/tgt/bench")
+TGT = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
 VAXEL = os.environ.get("VAXEL_BIN", os.path.join(TGT, "release", "vaxel"))
 SINK = os.environ.get("SINK_BIN", os.path.join(TGT, "release", "vaxel-bench-sink"))
 SOUNDS = os.path.join(REPO, "sounds")

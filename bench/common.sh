@@ -2,13 +2,12 @@
 set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$BENCH")"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/tgt/bench}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
 RESULTS="${RESULTS:-$BENCH/results}"
 mkdir -p "$RESULTS"
 need_vaxel() {
-  if [ ! -x "$CARGO_TARGET_DIR/release/vaxel" ] || [ "${REBUILD:-0}" = 1 ]; then
-    (cd "$REPO" && cargo build --release -p vaxel)
-  fi
+  # Always: cargo returns at once when the binary is up to date, and a stale one would be measured.
+  (cd "$REPO" && cargo build --release -p vaxel)
 }
 need_sink() {
   if [ ! -x "$CARGO_TARGET_DIR/release/vaxel-bench-sink" ] || [ "${REBUILD:-0}" = 1 ]; then
