@@ -1,6 +1,8 @@
 //! The transaction layer: one table of transactions driven by `(now, input)`, emitting
 //! transmissions and TU events, quinn-style (`handle_*`, `poll_output`, `poll_timeout`).
 
+mod invite;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +11,7 @@ use vaxel_sip::{Message, Method, Request, Response, SipMessage};
 
 use crate::TxnError;
 use crate::client::NonInviteClient;
+use crate::invite_client::InviteClient;
 use crate::key::{KeyMethod, TxnKey};
 use crate::peer::Peer;
 use crate::server::{InviteServer, NonInviteServer};
@@ -73,14 +76,16 @@ pub enum TuEvent {
         /// Whether the unacknowledged response was a 2xx (then the TU should send BYE).
         was_2xx: bool,
     },
-    /// A response to a request sent with [`Core::send_request`].
+    /// A response to a request sent with [`Core::send_request`], [`Core::send_invite`] or
+    /// [`Core::cancel`].
     Response {
         /// The client transaction.
         txn: ClientTxn,
         /// The response.
         response: Response,
     },
-    /// A client transaction timed out (Timer F): act as if a 408 had arrived.
+    /// A client transaction timed out (Timer F or B, or no final response 64*T1 after a
+    /// CANCEL): act as if a 408 had arrived.
     Timeout {
         /// The client transaction.
         txn: ClientTxn,
@@ -92,6 +97,7 @@ enum Kind {
     InviteServer(InviteServer),
     NonInviteServer(NonInviteServer),
     NonInviteClient(NonInviteClient),
+    InviteClient(InviteClient),
 }
 
 #[derive(Debug)]
@@ -177,6 +183,7 @@ impl Core {
             Kind::InviteServer(s) => s.name(),
             Kind::NonInviteServer(s) => s.name(),
             Kind::NonInviteClient(s) => s.name(),
+            Kind::InviteClient(s) => s.name(),
         })
     }
 
@@ -218,7 +225,7 @@ impl Core {
             let resend = self.txns.get(&id).and_then(|t| match &t.kind {
                 Kind::InviteServer(s) => s.retransmission(),
                 Kind::NonInviteServer(s) => s.retransmission(),
-                Kind::NonInviteClient(_) => None,
+                Kind::NonInviteClient(_) | Kind::InviteClient(_) => None,
             });
             if let (Some(bytes), Some(t)) = (resend, self.txns.get(&id)) {
                 self.out.push_back(Output::Send {
@@ -467,9 +474,22 @@ impl Core {
         if request.method == Method::Invite || request.method == Method::Ack {
             return Err(TxnError::WrongState);
         }
-        let key = TxnKey::for_response(&branch, &request.method);
-        let bytes: Arc<[u8]> = request.to_bytes().into();
         let id = self.alloc();
+        self.start_non_invite(now, id, &branch, request, peer);
+        Ok(ClientTxn(id))
+    }
+
+    /// Inserts a non-INVITE client transaction under a known id and sends its request.
+    fn start_non_invite(
+        &mut self,
+        now: Instant,
+        id: u64,
+        branch: &str,
+        request: &Request,
+        peer: Peer,
+    ) {
+        let key = TxnKey::for_response(branch, &request.method);
+        let bytes: Arc<[u8]> = request.to_bytes().into();
         let reliable = peer.transport.is_reliable();
         if !reliable {
             self.timers.arm(now + self.cfg.t1, id, 0, TimerKind::E);
@@ -488,7 +508,6 @@ impl Core {
             },
         );
         self.out.push_back(Output::Send { peer, bytes });
-        Ok(ClientTxn(id))
     }
 
     fn handle_response(&mut self, now: Instant, resp: Response) {
@@ -508,6 +527,10 @@ impl Core {
         let Some(t) = self.txns.get_mut(&id) else {
             return;
         };
+        if matches!(t.kind, Kind::InviteClient(_)) {
+            self.on_invite_response(now, id, resp);
+            return;
+        }
         let reliable = t.peer.transport.is_reliable();
         let Kind::NonInviteClient(state) = &mut t.kind else {
             self.stats.stray_responses += 1;
@@ -549,6 +572,10 @@ impl Core {
             return;
         };
         if t.generation != f.generation {
+            return;
+        }
+        if matches!(t.kind, Kind::InviteClient(_)) {
+            self.fire_invite(now, f);
             return;
         }
         let t2 = self.cfg.t2;

@@ -1,4 +1,4 @@
-//! SIP transactions (RFC 3261 §17, RFC 6026) and UAS dialogs, sans-IO.
+//! SIP transactions (RFC 3261 §17, RFC 6026), client and server, and dialogs, sans-IO.
 //!
 //! The [`Core`] keeps every transaction in one table and is driven like quinn-proto: the
 //! engine feeds it received messages and the current time, and drains transmissions
@@ -10,6 +10,7 @@
 mod client;
 mod core;
 mod dialog;
+mod invite_client;
 mod key;
 mod peer;
 mod server;
@@ -33,7 +34,7 @@ pub enum TxnError {
     /// A response without the headers a transaction needs.
     #[error("response lacks Call-ID or CSeq")]
     MalformedResponse,
-    /// A request without a top Via carrying a branch.
+    /// A request without a top Via carrying a branch (or an INVITE without a CSeq).
     #[error("request lacks a Via with a branch")]
     MalformedRequest,
 }

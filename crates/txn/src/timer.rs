@@ -34,9 +34,15 @@ impl Default for TimerConfig {
 }
 
 impl TimerConfig {
-    /// 64*T1: Timers B, F, H, J and L.
+    /// 64*T1: Timers B, F, H, J, L and M.
     pub fn t64(&self) -> Duration {
         self.t1 * 64
+    }
+
+    /// Timer D over UDP: at least 32 s (§17.1.1.2), the longest a server with default
+    /// timers keeps retransmitting its final response.
+    pub fn timer_d(&self) -> Duration {
+        self.t64().max(Duration::from_secs(32))
     }
 }
 
@@ -63,6 +69,16 @@ pub enum TimerKind {
     Retransmit2xx,
     /// INVITE server after a 2xx: stop waiting for the ACK (RFC 6026 Timer L).
     L,
+    /// INVITE client: retransmit the INVITE (doubling, no T2 cap).
+    A,
+    /// INVITE client: no response at all; the transaction times out.
+    B,
+    /// INVITE client after a non-2xx: absorb response retransmissions, then terminate.
+    D,
+    /// INVITE client after a 2xx (RFC 6026 Timer M): pass 2xx from other forks, then end.
+    M,
+    /// INVITE client after sending CANCEL: give up on the final response (§9.1, 64*T1).
+    CancelGuard,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
