@@ -38,6 +38,10 @@ pub struct Metrics {
     pub reloads_failed: AtomicU64,
     /// RTP ports currently free.
     pub rtp_ports_free: AtomicI64,
+    /// Registered phone contacts in force.
+    pub registrations: AtomicI64,
+    /// Of those, the ones that did not answer their last OPTIONS.
+    pub registrations_unreachable: AtomicI64,
 }
 
 impl Metrics {
@@ -114,7 +118,7 @@ impl Metrics {
                 v.load(Ordering::Relaxed)
             );
         }
-        let gauges: [(&str, &str, &AtomicI64); 3] = [
+        let gauges: [(&str, &str, &AtomicI64); 5] = [
             (
                 "vaxel_calls_active",
                 "Calls in progress",
@@ -129,6 +133,16 @@ impl Metrics {
                 "vaxel_rtp_ports_free",
                 "RTP ports free",
                 &self.rtp_ports_free,
+            ),
+            (
+                "vaxel_registrations",
+                "Registered phone contacts",
+                &self.registrations,
+            ),
+            (
+                "vaxel_registrations_unreachable",
+                "Registered contacts not answering OPTIONS",
+                &self.registrations_unreachable,
             ),
         ];
         for (name, help, v) in gauges {

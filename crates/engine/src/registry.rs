@@ -30,6 +30,18 @@ pub struct Registry {
     failures: FailureTracker,
     bindings: Registrar,
     writes: mpsc::Sender<Write>,
+    /// Bindings whose last OPTIONS qualify went unanswered: (user, contact).
+    unreachable: std::collections::HashSet<(String, String)>,
+}
+
+/// A binding to qualify with OPTIONS.
+pub struct QualifyTarget {
+    /// User id.
+    pub user: String,
+    /// The contact URI as registered.
+    pub contact: String,
+    /// Where the phone's REGISTER came from (the path through its NAT).
+    pub source: SocketAddr,
 }
 
 /// Who sent an INVITE from outside the trunks.
@@ -87,6 +99,7 @@ impl Registry {
             failures: FailureTracker::new(FailureConfig::default()),
             bindings,
             writes: tx,
+            unreachable: std::collections::HashSet::new(),
         })
     }
 
@@ -204,9 +217,47 @@ impl Registry {
         }
     }
 
+    /// The UDP bindings in force, to qualify (RFC 3261 §11: OPTIONS as a keep-alive probe).
+    pub fn qualify_targets(&self, now: u64) -> Vec<QualifyTarget> {
+        self.bindings
+            .iter()
+            .filter(|b| b.is_live(now) && b.transport == Transport::Udp)
+            .map(|b| QualifyTarget {
+                user: b.user.clone(),
+                contact: b.contact.clone(),
+                source: b.source,
+            })
+            .collect()
+    }
+
+    /// Records a qualify result; logs only when a phone changes between reachable and not.
+    pub fn set_reachable(&mut self, user: &str, contact: &str, reachable: bool) {
+        let key = (user.to_string(), contact.to_string());
+        let changed = if reachable {
+            self.unreachable.remove(&key)
+        } else {
+            self.unreachable.insert(key)
+        };
+        if changed {
+            if reachable {
+                info!(%user, %contact, "phone reachable again");
+            } else {
+                warn!(%user, %contact, "phone does not answer OPTIONS: marked unavailable");
+            }
+        }
+    }
+
+    /// Live bindings, and how many of them are marked unreachable.
+    pub fn counts(&self, now: u64) -> (usize, usize) {
+        let live = self.bindings.iter().filter(|b| b.is_live(now)).count();
+        (live, self.unreachable.len().min(live))
+    }
+
     /// Drops lapsed bindings (call now and then).
     pub fn expire(&mut self, now: u64) {
         for b in self.bindings.expire(now) {
+            self.unreachable
+                .remove(&(b.user.clone(), b.contact.clone()));
             self.persist(&Change::Removed(b));
         }
     }

@@ -422,3 +422,101 @@ fn a_phone_invite_is_challenged_with_407_then_walks_the_plan() {
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Registers `phone` (user 1001) for 600 s.
+fn register_ok(phone: &mut Phone) {
+    let uri = format!("sip:{}", phone.server);
+    let challenge = phone.register("Expires: 600\r\n").expect("an answer");
+    let auth = answer(
+        &challenge,
+        "WWW-Authenticate",
+        "secret-1001",
+        "REGISTER",
+        &uri,
+        "00000001",
+    );
+    let ok = phone
+        .register(&format!("Expires: 600\r\nAuthorization: {auth}\r\n"))
+        .expect("an answer");
+    assert_eq!(status(&ok), 200, "{ok}");
+}
+
+fn metric(http: SocketAddr, name: &str) -> Option<i64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(http).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.lines().find_map(|l| {
+        l.strip_prefix(&format!("{name} "))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+#[test]
+fn registered_phones_are_qualified_with_options_and_a_silent_one_is_marked_unavailable() {
+    let dir = temp_dir("qualify");
+    let http = free_port();
+    let server = Server::start(&dir, free_port(), http);
+    let http = SocketAddr::from(([127, 0, 0, 1], http));
+    // A phone that answers OPTIONS 200, from a thread.
+    let mut alive = Phone::new("127.0.0.6", server.sip);
+    register_ok(&mut alive);
+    let responder = alive.sock.try_clone().expect("clone");
+    responder
+        .set_read_timeout(Some(Duration::from_secs(90)))
+        .expect("timeout");
+    let answered = std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        let (n, from) = responder.recv_from(&mut buf).ok()?;
+        let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let mut resp = String::from("SIP/2.0 200 OK\r\n");
+        for l in req.lines().filter(|l| {
+            let n = l
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            ["via", "from", "to", "call-id", "cseq"].contains(&n.as_str())
+        }) {
+            resp.push_str(l);
+            resp.push_str("\r\n");
+        }
+        resp.push_str("Content-Length: 0\r\n\r\n");
+        responder.send_to(resp.as_bytes(), from).ok()?;
+        Some(req)
+    });
+    // A phone that registers and then says nothing.
+    let mut silent = Phone::new("127.0.0.7", server.sip);
+    register_ok(&mut silent);
+    let deadline = Instant::now() + Duration::from_secs(100);
+    loop {
+        if metric(http, "vaxel_registrations_unreachable") == Some(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the silent phone was never marked unavailable:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(metric(http, "vaxel_registrations"), Some(2));
+    let options = answered
+        .join()
+        .expect("thread")
+        .expect("the live phone got an OPTIONS");
+    assert!(
+        options.starts_with("OPTIONS sip:1001@127.0.0.6:"),
+        "{options}"
+    );
+    let log = server.stop();
+    assert_eq!(log.matches("marked unavailable").count(), 1, "{log}");
+    assert!(log.contains("127.0.0.7"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

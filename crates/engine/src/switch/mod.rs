@@ -49,6 +49,8 @@ const ACCEPT: &[&str] = &[
     "application/dtmf-relay",
     "application/dtmf",
 ];
+/// How often registered phones are sent an OPTIONS to see that they are still there.
+const QUALIFY_EVERY: Duration = Duration::from_secs(30);
 /// How long an answered busy route plays the busy tone before the BYE.
 const BUSY_TONE: Duration = Duration::from_secs(3);
 /// Codecs we answer with, in our order of preference when the offer allows both.
@@ -120,6 +122,10 @@ pub struct Switch {
     registry: Registry,
     /// When lapsed registrations are next swept out.
     next_binding_sweep: Instant,
+    /// When registered phones are next qualified with OPTIONS.
+    next_qualify: Instant,
+    /// OPTIONS qualify transactions in flight: (user, contact).
+    qualifies: HashMap<ClientTxn, (String, String)>,
     tz: jiff::tz::TimeZone,
     /// Walker timers of all calls: (deadline, call, generation), earliest first.
     call_timers: BinaryHeap<Reverse<(Instant, u64, u64)>>,
@@ -173,6 +179,8 @@ impl Switch {
             overrides,
             registry,
             next_binding_sweep: Instant::now(),
+            next_qualify: Instant::now() + QUALIFY_EVERY,
+            qualifies: HashMap::new(),
             tz,
             call_timers: BinaryHeap::new(),
             next_call: 1,
@@ -193,10 +201,10 @@ impl Switch {
     /// When the transaction layer next needs [`Switch::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
         let call = self.call_timers.peek().map(|Reverse((at, _, _))| *at);
-        match (self.core.poll_timeout(), call) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.core.poll_timeout(), call, Some(self.next_qualify)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// A new plan takes effect for new calls; calls in progress keep theirs.
@@ -242,6 +250,10 @@ impl Switch {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.core.handle_timeout(now);
         self.drain(now);
+        if now >= self.next_qualify {
+            self.next_qualify = now + QUALIFY_EVERY;
+            self.qualify(now);
+        }
         while let Some(Reverse((at, id, generation))) = self.call_timers.peek().copied() {
             if at > now {
                 break;
@@ -318,6 +330,54 @@ impl Switch {
         self.apply(now, id, actions);
     }
 
+    /// Sends an OPTIONS to every registered UDP phone; the answers (or Timer F) mark them
+    /// reachable or not.
+    fn qualify(&mut self, now: Instant) {
+        let unix = self.clock.at(now).as_second().max(0) as u64;
+        let targets = self.registry.qualify_targets(unix);
+        for t in targets {
+            let peer = Peer::udp(t.source);
+            let (Some(local), Ok(uri)) = (
+                self.transports.local_for(&peer),
+                vaxel_sip::Uri::parse(&t.contact),
+            ) else {
+                continue;
+            };
+            let mut req = Request::new(Method::Options, uri);
+            let via = format!(
+                "SIP/2.0/UDP {};branch={};rport",
+                local.addr,
+                new_branch(fastrand::u64(..))
+            );
+            req.headers.push("Via", via);
+            req.headers.push("Max-Forwards", "70");
+            req.headers.push(
+                "From",
+                format!(
+                    "<sip:vaxel@{}>;tag={}",
+                    local.addr,
+                    new_tag(fastrand::u64(..))
+                ),
+            );
+            req.headers.push("To", format!("<{}>", t.contact));
+            req.headers
+                .push("Call-ID", format!("{:016x}@vaxel", fastrand::u64(..)));
+            req.headers.push("CSeq", "1 OPTIONS");
+            req.headers.push("User-Agent", SERVER);
+            if let Ok(txn) = self.core.send_request(now, &req, peer) {
+                self.qualifies.insert(txn, (t.user, t.contact));
+            }
+        }
+        let (live, unreachable) = self.registry.counts(unix);
+        self.metrics
+            .registrations
+            .store(live as i64, Ordering::Relaxed);
+        self.metrics
+            .registrations_unreachable
+            .store(unreachable as i64, Ordering::Relaxed);
+        self.drain(now);
+    }
+
     /// Stop taking calls and end the ones in progress (SIGTERM).
     pub fn shutdown(&mut self, now: Instant) {
         self.shutting_down = true;
@@ -363,6 +423,17 @@ impl Switch {
                 }
             }
             TuEvent::AckTimeout { .. } => {}
+            TuEvent::Response { txn, .. } if self.qualifies.contains_key(&txn) => {
+                // Any answer, even an error, shows the phone is there.
+                if let Some((user, contact)) = self.qualifies.remove(&txn) {
+                    self.registry.set_reachable(&user, &contact, true);
+                }
+            }
+            TuEvent::Timeout { txn } if self.qualifies.contains_key(&txn) => {
+                if let Some((user, contact)) = self.qualifies.remove(&txn) {
+                    self.registry.set_reachable(&user, &contact, false);
+                }
+            }
             TuEvent::Response { txn, response } => {
                 if let Some(id) = self.byes.remove(&txn) {
                     debug!(call = id, status = response.status, "BYE answered");
