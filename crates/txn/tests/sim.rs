@@ -1,57 +1,15 @@
 //! Transaction timers on a simulated clock: every expectation below is a time in the RFC.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vaxel_sip::{Message, Request, Response, SipMessage, parse};
-use vaxel_txn::{Core, Output, Peer, ServerTxn, TimerConfig, TuEvent};
+mod world;
 
-/// A transaction core, a simulated clock and everything it sent, with send times.
-struct World {
-    core: Core,
-    start: Instant,
-    now: Instant,
-    sent: Vec<(Duration, Peer, String)>,
-    events: Vec<(Duration, TuEvent)>,
-}
+use vaxel_txn::{Peer, ServerTxn, TuEvent};
+use world::World;
 
 impl World {
-    fn new() -> Self {
-        let start = Instant::now();
-        World {
-            core: Core::new(TimerConfig::default()),
-            start,
-            now: start,
-            sent: vec![],
-            events: vec![],
-        }
-    }
-
-    fn drain(&mut self) {
-        let at = self.now - self.start;
-        while let Some(o) = self.core.poll_output() {
-            match o {
-                Output::Send { peer, bytes } => self.sent.push((at, peer, text(&bytes))),
-                Output::Event(e) => self.events.push((at, e)),
-            }
-        }
-    }
-
-    /// Jumps from deadline to deadline until `until` (like quinn's `step`).
-    fn run_until(&mut self, until: Duration) {
-        let end = self.start + until;
-        while let Some(t) = self.core.poll_timeout() {
-            if t > end {
-                break;
-            }
-            self.now = self.now.max(t);
-            self.core.handle_timeout(self.now);
-            self.drain();
-        }
-        self.now = end;
-    }
-
     fn receive(&mut self, raw: &str, peer: Peer) {
         let msg = parse(raw.replace('\n', "\r\n").as_bytes()).expect("test message parses");
         self.core.handle_message(self.now, msg, peer);
@@ -98,10 +56,6 @@ impl World {
             .map(|(d, _, _)| d.as_millis())
             .collect()
     }
-}
-
-fn text(b: &Arc<[u8]>) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn caller() -> Peer {

@@ -2,57 +2,15 @@
 //! RFC 6026): every expectation below is a time or a header in the RFCs.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vaxel_sip::{Message, Request, Response, SipMessage, Via, parse};
-use vaxel_txn::{ClientTxn, Core, Dialog, Output, Peer, TimerConfig, TuEvent, TxnError};
+mod world;
 
-/// A transaction core, a simulated clock and everything it sent, with send times.
-struct World {
-    core: Core,
-    start: Instant,
-    now: Instant,
-    sent: Vec<(Duration, Peer, String)>,
-    events: Vec<(Duration, TuEvent)>,
-}
+use vaxel_txn::{ClientTxn, Dialog, Peer, TuEvent, TxnError};
+use world::World;
 
 impl World {
-    fn new() -> Self {
-        let start = Instant::now();
-        World {
-            core: Core::new(TimerConfig::default()),
-            start,
-            now: start,
-            sent: vec![],
-            events: vec![],
-        }
-    }
-
-    fn drain(&mut self) {
-        let at = self.now - self.start;
-        while let Some(o) = self.core.poll_output() {
-            match o {
-                Output::Send { peer, bytes } => self.sent.push((at, peer, text(&bytes))),
-                Output::Event(e) => self.events.push((at, e)),
-            }
-        }
-    }
-
-    /// Jumps from deadline to deadline until `until`.
-    fn run_until(&mut self, until: Duration) {
-        let end = self.start + until;
-        while let Some(t) = self.core.poll_timeout() {
-            if t > end {
-                break;
-            }
-            self.now = self.now.max(t);
-            self.core.handle_timeout(self.now);
-            self.drain();
-        }
-        self.now = self.now.max(end);
-    }
-
     fn elapsed(&self) -> Duration {
         self.now - self.start
     }
@@ -117,10 +75,6 @@ impl World {
             })
             .collect()
     }
-}
-
-fn text(b: &Arc<[u8]>) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn request(raw: &str) -> Request {
