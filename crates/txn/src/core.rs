@@ -248,20 +248,7 @@ impl Core {
         } else {
             Kind::NonInviteServer(NonInviteServer::Trying)
         };
-        let reply_to = if self.force_rport {
-            peer
-        } else {
-            response_peer(&req, peer)
-        };
-        self.insert(
-            id,
-            Txn {
-                key,
-                peer: reply_to,
-                generation: 0,
-                kind,
-            },
-        );
+        self.insert_server(id, key, &req, peer, kind);
         self.out.push_back(Output::Event(TuEvent::Request {
             txn: ServerTxn(id),
             request: req,
@@ -338,20 +325,8 @@ impl Core {
         let status = if invite.is_some() { 200 } else { 481 };
         let response = Response::for_request(&req, status);
         let id = self.alloc();
-        let reply_to = if self.force_rport {
-            peer
-        } else {
-            response_peer(&req, peer)
-        };
-        self.insert(
-            id,
-            Txn {
-                key,
-                peer: reply_to,
-                generation: 0,
-                kind: Kind::NonInviteServer(NonInviteServer::Trying),
-            },
-        );
+        let kind = Kind::NonInviteServer(NonInviteServer::Trying);
+        self.insert_server(id, key, &req, peer, kind);
         // Cannot fail: the transaction was just inserted in Trying.
         let _ = self.respond(now, ServerTxn(id), response);
         if let (Some(invite), true) = (invite, proceeding) {
@@ -490,11 +465,7 @@ impl Core {
     ) {
         let key = TxnKey::for_response(branch, &request.method);
         let bytes: Arc<[u8]> = request.to_bytes().into();
-        let reliable = peer.transport.is_reliable();
-        if !reliable {
-            self.timers.arm(now + self.cfg.t1, id, 0, TimerKind::E);
-        }
-        self.timers.arm(now + self.cfg.t64(), id, 0, TimerKind::F);
+        self.arm_client(now, id, &peer, TimerKind::E, TimerKind::F);
         self.insert(
             id,
             Txn {
@@ -665,6 +636,41 @@ impl Core {
         let id = self.next_id;
         self.next_id += 1;
         id
+    }
+
+    /// A new server transaction: its answers go to the source (force_rport) or per
+    /// §18.2.2 to the Via.
+    fn insert_server(&mut self, id: u64, key: TxnKey, req: &Request, from: Peer, kind: Kind) {
+        let peer = if self.force_rport {
+            from
+        } else {
+            response_peer(req, from)
+        };
+        self.insert(
+            id,
+            Txn {
+                key,
+                peer,
+                generation: 0,
+                kind,
+            },
+        );
+    }
+
+    /// Arms a client transaction's first timers: `retransmit` at T1 (datagrams only) and
+    /// `timeout` at 64*T1 (E/F for non-INVITE, A/B for INVITE).
+    fn arm_client(
+        &mut self,
+        now: Instant,
+        id: u64,
+        peer: &Peer,
+        retransmit: TimerKind,
+        timeout: TimerKind,
+    ) {
+        if !peer.transport.is_reliable() {
+            self.timers.arm(now + self.cfg.t1, id, 0, retransmit);
+        }
+        self.timers.arm(now + self.cfg.t64(), id, 0, timeout);
     }
 
     fn insert(&mut self, id: u64, txn: Txn) {

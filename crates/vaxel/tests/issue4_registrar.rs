@@ -11,16 +11,9 @@ use std::time::{Duration, Instant};
 use vaxel_registrar::digest::{ResponseInput, compute_response};
 use vaxel_registrar::{Algorithm, Qop};
 
-const VAXEL: &str = env!("CARGO_BIN_EXE_vaxel");
-
-fn free_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let port = s.local_addr().expect("addr").port();
-    match std::net::TcpListener::bind(("127.0.0.1", port)) {
-        Ok(_) => port,
-        Err(_) => free_port(),
-    }
-}
+#[path = "support/env.rs"]
+mod env;
+use env::{TestDir, VAXEL, free_sip_port, repo_root};
 
 struct Server {
     child: Child,
@@ -30,7 +23,7 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, sip: u16, http: u16) -> Server {
-        let sounds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../sounds");
+        let sounds = repo_root().join("sounds");
         let config = format!(
             r#"[server]
 name = "vaxel-test"
@@ -234,33 +227,13 @@ fn answer(
     )
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "vaxel-{name}-{}-{}",
-        std::process::id(),
-        fastrand_ish()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-#[test]
-fn register_is_challenged_then_bound_and_the_binding_survives_a_restart() {
-    let dir = temp_dir("reg");
-    let (sip, http) = (free_port(), free_port());
-    let server = Server::start(&dir, sip, http);
-    let mut phone = Phone::new("127.0.0.1", server.sip);
-    let first = phone.register("Expires: 600\r\n").expect("an answer");
-    assert_eq!(status(&first), 401, "{first}");
-    let challenges = header_values(&first, "WWW-Authenticate");
-    assert!(
-        challenges.iter().any(|c| c.contains("SHA-256"))
-            && challenges.iter().any(|c| c.contains("MD5")),
-        "{first}"
-    );
-    let uri = format!("sip:{}", server.sip);
+/// Registers `phone` (user 1001) for 600 s: the 401 challenge, then the 200 it earns.
+fn register_ok(phone: &mut Phone) -> (String, String) {
+    let uri = format!("sip:{}", phone.server);
+    let challenge = phone.register("Expires: 600\r\n").expect("an answer");
+    assert_eq!(status(&challenge), 401, "{challenge}");
     let auth = answer(
-        &first,
+        &challenge,
         "WWW-Authenticate",
         "secret-1001",
         "REGISTER",
@@ -271,6 +244,24 @@ fn register_is_challenged_then_bound_and_the_binding_survives_a_restart() {
         .register(&format!("Expires: 600\r\nAuthorization: {auth}\r\n"))
         .expect("an answer");
     assert_eq!(status(&ok), 200, "{ok}");
+    (challenge, ok)
+}
+
+#[test]
+fn register_is_challenged_then_bound_and_the_binding_survives_a_restart() {
+    let dir = TestDir::new("reg");
+    let dir = dir.path();
+    let (sip, http) = (free_sip_port(), free_sip_port());
+    let server = Server::start(dir, sip, http);
+    let mut phone = Phone::new("127.0.0.1", server.sip);
+    let (first, ok) = register_ok(&mut phone);
+    let challenges = header_values(&first, "WWW-Authenticate");
+    assert!(
+        challenges.iter().any(|c| c.contains("SHA-256"))
+            && challenges.iter().any(|c| c.contains("MD5")),
+        "{first}"
+    );
+    let uri = format!("sip:{}", server.sip);
     let contact = header_values(&ok, "Contact");
     assert_eq!(contact.len(), 1, "{ok}");
     assert!(
@@ -278,7 +269,15 @@ fn register_is_challenged_then_bound_and_the_binding_survives_a_restart() {
             && contact[0].contains("expires="),
         "{ok}"
     );
-    // The same nonce count again is a replay.
+    // The same answer (same nonce count) again is a replay.
+    let auth = answer(
+        &first,
+        "WWW-Authenticate",
+        "secret-1001",
+        "REGISTER",
+        &uri,
+        "00000001",
+    );
     let replay = phone
         .register(&format!("Expires: 600\r\nAuthorization: {auth}\r\n"))
         .expect("an answer");
@@ -286,7 +285,7 @@ fn register_is_challenged_then_bound_and_the_binding_survives_a_restart() {
     server.stop();
 
     // After a restart the binding is still there: a query (no Contact) lists it.
-    let server = Server::start(&dir, sip, http);
+    let server = Server::start(dir, sip, http);
     let mut phone2 = Phone::new("127.0.0.1", server.sip);
     let challenge = phone2
         .send("REGISTER", &uri, "sip:1001@127.0.0.1", "")
@@ -326,13 +325,13 @@ fn register_is_challenged_then_bound_and_the_binding_survives_a_restart() {
     );
     let log = server.stop();
     assert!(log.contains("registrations restored"), "{log}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn unknown_users_and_wrong_passwords_look_the_same_and_a_flood_is_blocked_once() {
-    let dir = temp_dir("flood");
-    let server = Server::start(&dir, free_port(), free_port());
+    let dir = TestDir::new("flood");
+    let dir = dir.path();
+    let server = Server::start(dir, free_sip_port(), free_sip_port());
     let mut phone = Phone::new("127.0.0.3", server.sip);
     let uri = format!("sip:{}", server.sip);
     let mut shapes = Vec::new();
@@ -387,13 +386,13 @@ fn unknown_users_and_wrong_passwords_look_the_same_and_a_flood_is_blocked_once()
         1,
         "logged once, not per packet:\n{log}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_phone_invite_is_challenged_with_407_then_walks_the_plan() {
-    let dir = temp_dir("inv");
-    let server = Server::start(&dir, free_port(), free_port());
+    let dir = TestDir::new("inv");
+    let dir = dir.path();
+    let server = Server::start(dir, free_sip_port(), free_sip_port());
     let mut phone = Phone::new("127.0.0.5", server.sip);
     let ruri = format!("sip:4610000001@{}", server.sip);
     let challenge = phone.send("INVITE", &ruri, &ruri, "").expect("an answer");
@@ -420,25 +419,6 @@ fn a_phone_invite_is_challenged_with_407_then_walks_the_plan() {
         "an authenticated phone reaches the plan:\n{busy}"
     );
     server.stop();
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Registers `phone` (user 1001) for 600 s.
-fn register_ok(phone: &mut Phone) {
-    let uri = format!("sip:{}", phone.server);
-    let challenge = phone.register("Expires: 600\r\n").expect("an answer");
-    let auth = answer(
-        &challenge,
-        "WWW-Authenticate",
-        "secret-1001",
-        "REGISTER",
-        &uri,
-        "00000001",
-    );
-    let ok = phone
-        .register(&format!("Expires: 600\r\nAuthorization: {auth}\r\n"))
-        .expect("an answer");
-    assert_eq!(status(&ok), 200, "{ok}");
 }
 
 fn metric(http: SocketAddr, name: &str) -> Option<i64> {
@@ -459,9 +439,10 @@ fn metric(http: SocketAddr, name: &str) -> Option<i64> {
 
 #[test]
 fn registered_phones_are_qualified_with_options_and_a_silent_one_is_marked_unavailable() {
-    let dir = temp_dir("qualify");
-    let http = free_port();
-    let server = Server::start(&dir, free_port(), http);
+    let dir = TestDir::new("qualify");
+    let dir = dir.path();
+    let http = free_sip_port();
+    let server = Server::start(dir, free_sip_port(), http);
     let http = SocketAddr::from(([127, 0, 0, 1], http));
     // A phone that answers OPTIONS 200, from a thread.
     let mut alive = Phone::new("127.0.0.6", server.sip);
@@ -518,5 +499,4 @@ fn registered_phones_are_qualified_with_options_and_a_silent_one_is_marked_unava
     let log = server.stop();
     assert_eq!(log.matches("marked unavailable").count(), 1, "{log}");
     assert!(log.contains("127.0.0.7"), "{log}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

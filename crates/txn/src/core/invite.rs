@@ -39,10 +39,7 @@ impl Core {
         let key = TxnKey::for_response(branch, &Method::Invite);
         let bytes: Arc<[u8]> = request.to_bytes().into();
         let id = self.alloc();
-        if !peer.transport.is_reliable() {
-            self.timers.arm(now + self.cfg.t1, id, 0, TimerKind::A);
-        }
-        self.timers.arm(now + self.cfg.t64(), id, 0, TimerKind::B);
+        self.arm_client(now, id, &peer, TimerKind::A, TimerKind::B);
         self.insert(
             id,
             Txn {

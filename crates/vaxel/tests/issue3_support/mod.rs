@@ -5,7 +5,7 @@
 //! says. Kept apart from `common/` (another test suite's harness) on purpose.
 #![allow(dead_code)] // each test file uses a different part of the harness
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -14,52 +14,9 @@ use std::time::{Duration, Instant};
 use vaxel_media::{Codec, RtpSender, g711};
 use vaxel_testua::Ua;
 
-/// The binary under test.
-pub const VAXEL: &str = env!("CARGO_BIN_EXE_vaxel");
-
-/// The workspace root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("workspace root")
-}
-
-/// A private directory; kept (and its path printed) when the test failed.
-pub struct TestDir(PathBuf);
-
-impl TestDir {
-    /// A fresh directory named after the test.
-    pub fn new(name: &str) -> TestDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default();
-        let path = std::env::temp_dir().join(format!(
-            "vaxel-issue3-{name}-{}-{n}-{nanos:x}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path).expect("temp dir");
-        TestDir(path)
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("test files kept in {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
+#[path = "../support/env.rs"]
+mod env;
+pub use env::*;
 
 /// Writes a 16-bit mono 8 kHz WAV of a sine at `hz` lasting `ms` (0 Hz: silence).
 pub fn write_wav(path: &Path, hz: f32, ms: u32) {
@@ -88,40 +45,6 @@ pub fn write_wav(path: &Path, hz: f32, ms: u32) {
     wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
     wav.extend_from_slice(&data);
     std::fs::write(path, wav).expect("write wav");
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1 right now.
-pub fn free_sip_port() -> u16 {
-    for _ in 0..100 {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
-        let port = tcp.local_addr().expect("addr").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both UDP and TCP");
-}
-
-/// A free TCP port on 127.0.0.1.
-pub fn free_tcp_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
-    l.local_addr().expect("addr").port()
-}
-
-/// A free even UDP port whose next two are free too (SIPp's media port takes +2 for video).
-pub fn free_udp_pair() -> u16 {
-    for _ in 0..200 {
-        let a = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-        let port = a.local_addr().expect("addr").port();
-        if port < 65000
-            && port % 2 == 0
-            && UdpSocket::bind(("127.0.0.1", port + 1)).is_ok()
-            && UdpSocket::bind(("127.0.0.1", port + 2)).is_ok()
-        {
-            return port;
-        }
-    }
-    panic!("no free UDP port pair");
 }
 
 /// A block of 200 RTP ports above the range the other suite uses; vaxel skips ports another
