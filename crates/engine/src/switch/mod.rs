@@ -330,6 +330,18 @@ impl Switch {
         self.apply(now, id, actions);
     }
 
+    /// Publishes how many phones are registered and how many of them are silent.
+    fn update_registration_gauges(&self, now: Instant) {
+        let unix = self.clock.at(now).as_second().max(0) as u64;
+        let (live, unreachable) = self.registry.counts(unix);
+        self.metrics
+            .registrations
+            .store(live as i64, Ordering::Relaxed);
+        self.metrics
+            .registrations_unreachable
+            .store(unreachable as i64, Ordering::Relaxed);
+    }
+
     /// Sends an OPTIONS to every registered UDP phone; the answers (or Timer F) mark them
     /// reachable or not.
     fn qualify(&mut self, now: Instant) {
@@ -368,13 +380,7 @@ impl Switch {
                 self.qualifies.insert(txn, (t.user, t.contact));
             }
         }
-        let (live, unreachable) = self.registry.counts(unix);
-        self.metrics
-            .registrations
-            .store(live as i64, Ordering::Relaxed);
-        self.metrics
-            .registrations_unreachable
-            .store(unreachable as i64, Ordering::Relaxed);
+        self.update_registration_gauges(now);
         self.drain(now);
     }
 
@@ -427,11 +433,13 @@ impl Switch {
                 // Any answer, even an error, shows the phone is there.
                 if let Some((user, contact)) = self.qualifies.remove(&txn) {
                     self.registry.set_reachable(&user, &contact, true);
+                    self.update_registration_gauges(now);
                 }
             }
             TuEvent::Timeout { txn } if self.qualifies.contains_key(&txn) => {
                 if let Some((user, contact)) = self.qualifies.remove(&txn) {
                     self.registry.set_reachable(&user, &contact, false);
+                    self.update_registration_gauges(now);
                 }
             }
             TuEvent::Response { txn, response } => {
