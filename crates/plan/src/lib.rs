@@ -63,7 +63,9 @@ pub use plan::Plan;
 pub use route::{Route, RouteKind};
 pub use schedule_eval::{Override, Reason, Verdict, evaluate, parse_override_hours};
 pub use trace::TraceStep;
-pub use walk::{Action, Event, Walk};
+pub use walk::{
+    Action, Event, NUMBER_RING_TIMEOUT, RingOutcome, RingTarget, USER_RING_TIMEOUT, Walk,
+};
 pub use walk_at::WalkContext;
 
 /// Loads (decodes) a sound file once, when the plan is compiled; the engine supplies it.

@@ -381,6 +381,7 @@ impl<S> Plan<S> {
                     Action::BusyTone => wire = Some("busy tone for a few seconds, then BYE"),
                     Action::Hangup => wire = Some("BYE"),
                     Action::Unsupported { .. }
+                    | Action::Ring { .. }
                     | Action::StopPlayback
                     | Action::SetTimer(_)
                     | Action::CancelTimer => {}

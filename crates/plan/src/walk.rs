@@ -14,6 +14,11 @@ use crate::menu::{Menu, Outcome};
 use crate::schedule_eval::Verdict;
 use crate::walk_at::WalkContext;
 
+/// How long a user's phones ring when the user has no `no_answer` forward.
+pub const USER_RING_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an external number may ring before the call gives up on it.
+pub const NUMBER_RING_TIMEOUT: Duration = Duration::from_secs(180);
+
 /// Message hops one call may take; compile rejects message loops, this only bounds the damage
 /// of a loop through a schedule that stays closed (each hop still plays a sound).
 const MAX_HOPS: u32 = 10_000;
@@ -45,6 +50,15 @@ pub enum Action {
     SetTimer(Duration),
     /// Drop the pending timer of the call, if any (its [`Event::Timer`] must not come).
     CancelTimer,
+    /// Ring the target (every registered phone of a user, or an external number through a
+    /// trunk) for at most `timeout`, and bridge the caller to whoever answers. The engine
+    /// reports back [`Event::Answered`] or [`Event::RingFailed`].
+    Ring {
+        /// Who to ring.
+        target: RingTarget,
+        /// Give up after this long without an answer.
+        timeout: Duration,
+    },
     /// A destination a later version implements: 480 before the answer, BYE after.
     Unsupported {
         /// The node reached.
@@ -52,6 +66,37 @@ pub enum Action {
         /// Its kind (`queue`, `voicemail`, ...).
         what: &'static str,
     },
+}
+
+/// Who an [`Action::Ring`] rings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RingTarget {
+    /// Every registered contact of the user (index into `Plan::users`) at once.
+    User(usize),
+    /// An external number, through a trunk.
+    Number(String),
+}
+
+/// Why ringing ended without an answer; decides which forward (if any) applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingOutcome {
+    /// The callee is busy (486/600).
+    Busy,
+    /// Nobody answered in time.
+    NoAnswer,
+    /// Not reachable: no registered phone, or an error status (404, 480, 503, 603 ...).
+    Unavailable(u16),
+}
+
+impl RingOutcome {
+    /// The status the caller gets when nothing else is configured.
+    pub fn status(self) -> u16 {
+        match self {
+            RingOutcome::Busy => 486,
+            RingOutcome::NoAnswer => 480,
+            RingOutcome::Unavailable(s) => s,
+        }
+    }
 }
 
 /// What happened to the call.
@@ -66,6 +111,10 @@ pub enum Event {
     Digit(char),
     /// The timer of the last [`Action::SetTimer`] fired (and was not cancelled since).
     Timer,
+    /// Someone rung by [`Action::Ring`] answered; the caller is bridged (and answered).
+    Answered,
+    /// Ringing ended without an answer (the caller is still there).
+    RingFailed(RingOutcome),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +124,10 @@ enum Phase {
     Playing,
     /// In an IVR menu.
     Menu(Menu),
+    /// Ringing a user or number.
+    Ringing,
+    /// Bridged to whoever answered: the walk has nothing more to do.
+    Bridged,
     Ended,
 }
 
@@ -159,9 +212,40 @@ impl Walk {
                     self.enter(plan, &mut out, ctx);
                 }
             }
+            (Event::Answered, Phase::Ringing) => {
+                self.answered = true;
+                self.phase = Phase::Bridged;
+            }
+            (Event::RingFailed(outcome), Phase::Ringing) => match self.forward_for(plan, outcome) {
+                Some(next) => {
+                    self.node = next;
+                    self.enter(plan, &mut out, ctx);
+                }
+                None => {
+                    self.phase = Phase::Ended;
+                    out.push(match (self.answered, outcome) {
+                        (true, RingOutcome::Busy) => Action::BusyTone,
+                        (true, _) => Action::Hangup,
+                        (false, o) => Action::Reject(o.status()),
+                    });
+                }
+            },
             _ => {}
         }
         out
+    }
+
+    /// Where a user's call forwarding sends a call that rang in vain. A phone that is not
+    /// reachable at all counts as not answering.
+    fn forward_for<S>(&self, plan: &Plan<S>, outcome: RingOutcome) -> Option<NodeId> {
+        let Node::User { index } = plan.node(self.node) else {
+            return None;
+        };
+        let f = plan.users.get(*index)?.forward.as_ref()?;
+        match outcome {
+            RingOutcome::Busy => f.busy,
+            RingOutcome::NoAnswer | RingOutcome::Unavailable(_) => f.no_answer,
+        }
     }
 
     /// The menu state, while the call is in an IVR.
@@ -192,6 +276,11 @@ impl Walk {
         self.phase == Phase::Ended
     }
 
+    /// Whether the call is bridged to someone who answered.
+    pub fn is_bridged(&self) -> bool {
+        self.phase == Phase::Bridged
+    }
+
     /// The node the call is at.
     pub fn node(&self) -> NodeId {
         self.node
@@ -212,19 +301,39 @@ impl Walk {
             self.end(out);
             return;
         }
-        // Schedules lead straight on; more of them in a row than the plan has is a loop.
+        // Schedules and unconditional forwards lead straight on; more of them in a row than
+        // the plan has is a loop.
         let mut passed = 0usize;
-        while let (Some(ctx), Node::Schedule { index }) = (ctx, plan.node(self.node)) {
-            passed += 1;
-            let Some((verdict, next)) = ctx
-                .decide(plan, *index)
-                .filter(|_| passed <= plan.schedules.len())
-            else {
-                self.end(out);
-                return;
-            };
-            self.decisions.push((self.node, verdict));
-            self.node = next;
+        loop {
+            match (ctx, plan.node(self.node)) {
+                (Some(ctx), Node::Schedule { index }) => {
+                    passed += 1;
+                    let Some((verdict, next)) = ctx
+                        .decide(plan, *index)
+                        .filter(|_| passed <= plan.schedules.len() + plan.users.len())
+                    else {
+                        self.end(out);
+                        return;
+                    };
+                    self.decisions.push((self.node, verdict));
+                    self.node = next;
+                }
+                (_, Node::User { index }) => {
+                    let always = plan
+                        .users
+                        .get(*index)
+                        .and_then(|u| u.forward.as_ref())
+                        .and_then(|f| f.unconditional);
+                    let Some(next) = always else { break };
+                    passed += 1;
+                    if passed > plan.schedules.len() + plan.users.len() {
+                        self.end(out);
+                        return;
+                    }
+                    self.node = next;
+                }
+                _ => break,
+            }
         }
         match plan.node(self.node) {
             Node::Busy => {
@@ -267,6 +376,26 @@ impl Walk {
                 }
                 None => self.end(out),
             },
+            Node::User { index } => {
+                let timeout = plan
+                    .users
+                    .get(*index)
+                    .and_then(|u| u.forward.as_ref())
+                    .filter(|f| f.no_answer.is_some())
+                    .map_or(USER_RING_TIMEOUT, |f| f.after);
+                self.phase = Phase::Ringing;
+                out.push(Action::Ring {
+                    target: RingTarget::User(*index),
+                    timeout,
+                });
+            }
+            Node::Number { digits } => {
+                self.phase = Phase::Ringing;
+                out.push(Action::Ring {
+                    target: RingTarget::Number(digits.clone()),
+                    timeout: NUMBER_RING_TIMEOUT,
+                });
+            }
             other => {
                 self.phase = Phase::Ended;
                 out.push(Action::Unsupported {
