@@ -54,6 +54,9 @@ pub struct Trunk {
     pub password: Option<String>,
     /// Whether to register towards the operator (used by a later version).
     pub register: Option<bool>,
+    /// The number presented to the operator on outgoing calls (else the first DID): the
+    /// callers' extensions mean nothing outside.
+    pub caller_id: Option<String>,
 }
 
 /// A user's access rights in the web app.

@@ -34,7 +34,15 @@ pub(crate) fn read_trunks<L: SoundLoader>(
     b: &mut Builder<'_, '_, L>,
     tables: &[Table<'_, '_>],
 ) -> Vec<Trunk> {
-    const KEYS: &[&str] = &["id", "allow", "uri", "username", "password", "register"];
+    const KEYS: &[&str] = &[
+        "id",
+        "allow",
+        "uri",
+        "username",
+        "password",
+        "register",
+        "caller_id",
+    ];
     let mut seen = HashMap::new();
     let mut out = Vec::new();
     for t in tables {
@@ -69,6 +77,18 @@ pub(crate) fn read_trunks<L: SoundLoader>(
         let username = t.str(&mut b.sink, "username").map(Spanned::into_inner);
         let password = t.str(&mut b.sink, "password").map(Spanned::into_inner);
         let register = t.bool(&mut b.sink, "register");
+        let caller_id = t.str(&mut b.sink, "caller_id").and_then(|c| {
+            let digits = c.get_ref().trim_start_matches('+');
+            if digits.is_empty() || !digits.bytes().all(|d| d.is_ascii_digit()) {
+                b.sink.hint(
+                    &c.span(),
+                    format!("`{}` is not a phone number", c.get_ref()),
+                    "write the number to present, country code first, like \"46812345678\"",
+                );
+                return None;
+            }
+            Some(c.into_inner())
+        });
         if let Some(id) = id {
             out.push(Trunk {
                 id: id.into_inner(),
@@ -77,6 +97,7 @@ pub(crate) fn read_trunks<L: SoundLoader>(
                 username,
                 password,
                 register,
+                caller_id,
             });
         }
     }

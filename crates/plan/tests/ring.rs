@@ -251,3 +251,20 @@ fn a_call_answered_before_ringing_hears_a_busy_tone_or_a_bye() {
         [Action::Hangup]
     );
 }
+
+#[test]
+fn a_trunk_presents_its_caller_id() {
+    let src = format!(
+        "{PLAN}\n[[trunk]]\nid = \"op\"\nuri = \"sip:192.0.2.1\"\ncaller_id = \"+46812345678\"\n"
+    );
+    let p = compile_ok(&src);
+    assert_eq!(p.trunks[0].caller_id.as_deref(), Some("+46812345678"));
+    let bad = format!("{PLAN}\n[[trunk]]\nid = \"op\"\ncaller_id = \"reception\"\n");
+    let errors = common::errors(&bad);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("`reception` is not a phone number")),
+        "{errors:?}"
+    );
+}
