@@ -4,6 +4,13 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(pub u32);
 
+impl NodeId {
+    /// The `busy` node every plan has.
+    pub const BUSY: NodeId = NodeId(0);
+    /// The `hangup` node every plan has.
+    pub const HANGUP: NodeId = NodeId(1);
+}
+
 /// Index of a loaded sound in a [`crate::Plan`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SoundId(pub u32);

@@ -46,13 +46,15 @@ pub struct Trunk {
     pub id: String,
     /// Sources whose INVITEs are calls to our DIDs.
     pub allow: Vec<Cidr>,
-    /// Where calls to external numbers go.
+    /// Where calls to external numbers go; with `register`, also the registrar.
     pub uri: Option<String>,
-    /// Registration user name (used by a later version).
+    /// Digest user name at the operator: answers its 401/407 challenges and, with
+    /// `register`, names the account registered.
     pub username: Option<String>,
-    /// Registration password (used by a later version).
+    /// Digest password at the operator.
     pub password: Option<String>,
-    /// Whether to register towards the operator (used by a later version).
+    /// Keep a registration at `uri` (needs `username` and `password`), for operators that
+    /// send calls only to a registered contact.
     pub register: Option<bool>,
     /// The number presented to the operator on outgoing calls (else the first DID): the
     /// callers' extensions mean nothing outside.

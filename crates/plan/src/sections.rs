@@ -77,6 +77,27 @@ pub(crate) fn read_trunks<L: SoundLoader>(
         let username = t.str(&mut b.sink, "username").map(Spanned::into_inner);
         let password = t.str(&mut b.sink, "password").map(Spanned::into_inner);
         let register = t.bool(&mut b.sink, "register");
+        if register == Some(true) {
+            let missing: Vec<&str> = [
+                ("uri", uri.is_none()),
+                ("username", username.as_deref().is_none_or(str::is_empty)),
+                ("password", password.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(key, absent)| absent.then_some(key))
+            .collect();
+            if let (Some(first), Some(v)) = (missing.first(), t.get("register")) {
+                b.sink.hint(
+                    &v.span(),
+                    format!("`register = true` needs `{first}`"),
+                    format!(
+                        "registering at the operator takes the registrar in `uri` and the \
+                         account in `username` and `password`; missing: {}",
+                        missing.join(", ")
+                    ),
+                );
+            }
+        }
         let caller_id = t.str(&mut b.sink, "caller_id").and_then(|c| {
             let digits = c.get_ref().trim_start_matches('+');
             if digits.is_empty() || !digits.bytes().all(|d| d.is_ascii_digit()) {
@@ -380,4 +401,63 @@ pub(crate) fn read_flows<L: SoundLoader>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::{SoundLoader, compile};
+
+    struct NoSounds;
+
+    impl SoundLoader for NoSounds {
+        type Sound = ();
+
+        fn load(&mut self, _path: &Path) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    fn trunk(body: &str) -> Result<Vec<crate::Trunk>, Vec<String>> {
+        let src = format!("[[trunk]]\nid = \"op\"\n{body}");
+        compile(&src, &PathBuf::from("v.toml"), &mut NoSounds)
+            .map(|p| p.trunks)
+            .map_err(|d| d.iter().map(|d| d.to_string()).collect())
+    }
+
+    #[test]
+    fn registration_keys_are_read() {
+        let t = trunk(
+            "uri = \"sip:192.0.2.1:5080\"\nusername = \"u\"\npassword = \"p\"\nregister = true\n",
+        )
+        .unwrap();
+        let t = &t[0];
+        assert_eq!(t.uri.as_deref(), Some("sip:192.0.2.1:5080"));
+        assert_eq!(t.username.as_deref(), Some("u"));
+        assert_eq!(t.password.as_deref(), Some("p"));
+        assert_eq!(t.register, Some(true));
+        // Credentials without registration: for digest on outbound calls only.
+        let t = trunk("uri = \"sip:192.0.2.1\"\nusername = \"u\"\npassword = \"p\"\n").unwrap();
+        assert_eq!(t[0].register, None);
+    }
+
+    #[test]
+    fn register_without_its_keys_is_an_error_at_register() {
+        let e = trunk("uri = \"sip:192.0.2.1\"\nregister = true\n").unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "v.toml:4:12: error: `register = true` needs `username`\n  = hint: registering at \
+              the operator takes the registrar in `uri` and the account in `username` and \
+              `password`; missing: username, password"
+            ]
+        );
+        let e = trunk("username = \"\"\npassword = \"p\"\nregister = true\n").unwrap_err();
+        assert!(
+            e[0].contains("needs `uri`") && e[0].ends_with("missing: uri, username"),
+            "{e:?}"
+        );
+        assert!(trunk("register = false\n").is_ok());
+    }
 }

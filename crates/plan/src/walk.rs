@@ -140,6 +140,8 @@ pub struct Walk {
     phase: Phase,
     hops: u32,
     decisions: Vec<(NodeId, Verdict)>,
+    /// A number outside the plan that a phone dialled: rung through a trunk.
+    external: Option<String>,
 }
 
 impl Walk {
@@ -152,7 +154,16 @@ impl Walk {
             phase: Phase::NotStarted,
             hops: 0,
             decisions: Vec::new(),
+            external: None,
         }
+    }
+
+    /// A call from one of our phones to a number the plan does not know (an outside
+    /// number): it rings through a trunk, and a failure goes back to the phone as is.
+    pub fn external(digits: &str) -> Self {
+        let mut w = Walk::new(NodeId::HANGUP);
+        w.external = Some(digits.to_string());
+        w
     }
 
     /// Feeds one event; returns what to do. Events that make no sense now yield nothing.
@@ -185,7 +196,16 @@ impl Walk {
     ) -> Vec<Action> {
         let mut out = Vec::new();
         match (event, &mut self.phase) {
-            (Event::Start, Phase::NotStarted) => self.enter(plan, &mut out, ctx),
+            (Event::Start, Phase::NotStarted) => match &self.external {
+                Some(digits) => {
+                    self.phase = Phase::Ringing;
+                    out.push(Action::Ring {
+                        target: RingTarget::Number(digits.clone()),
+                        timeout: NUMBER_RING_TIMEOUT,
+                    });
+                }
+                None => self.enter(plan, &mut out, ctx),
+            },
             (Event::PlaybackDone, Phase::Playing) => {
                 if let Node::Message { then, .. } = plan.node(self.node) {
                     self.node = *then;

@@ -268,3 +268,20 @@ fn a_trunk_presents_its_caller_id() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn an_outside_number_from_a_phone_rings_the_trunk_and_failures_go_back_as_they_are() {
+    let p = plan();
+    let mut w = Walk::external("0701234567");
+    assert_eq!(
+        w.handle(&p, Event::Start),
+        [Action::Ring {
+            target: RingTarget::Number("0701234567".to_string()),
+            timeout: vaxel_plan::NUMBER_RING_TIMEOUT,
+        }]
+    );
+    assert_eq!(
+        w.handle(&p, Event::RingFailed(RingOutcome::Busy)),
+        [Action::Reject(486)]
+    );
+}
