@@ -1,15 +1,17 @@
 //! One call as the switch sees it: the INVITE it answers, where it is in the dial plan, its
 //! media, its dialog, and what goes into its call record.
 
+use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::task::JoinHandle;
+use vaxel_b2bua::Bridge;
 use vaxel_media::Prompt;
 use vaxel_plan::{Plan, Walk};
 use vaxel_sdp::Negotiated;
 use vaxel_sip::Request;
-use vaxel_txn::{Dialog, Peer, ServerTxn};
+use vaxel_txn::{ClientTxn, Dialog, Peer, ServerTxn};
 
 /// Where the call stands on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +26,12 @@ pub enum Phase {
 pub struct Media {
     /// Our RTP port (from the pool).
     pub port: u16,
-    /// Reads (and for now drops) what the caller sends.
+    /// Its socket: prompts go out of it, and the relay takes it over when the call is bridged.
+    pub socket: Arc<UdpSocket>,
+    /// Reads what the caller sends (DTMF) while prompts play.
     pub reader: JoinHandle<()>,
+    /// The relay has the socket (the reader is stopped): bridged or relaying early media.
+    pub relayed: bool,
     /// The SDP answer we gave, reused for retransmissions and re-INVITEs.
     pub answer: String,
 }
@@ -72,4 +78,48 @@ pub struct Call {
     pub callee: String,
     /// Destination the number routed to, for the record.
     pub route: String,
+    /// The authenticated user who placed the call (a phone), or None (a trunk).
+    pub caller_user: Option<String>,
+    /// The outgoing legs while the call rings someone or is bridged to them.
+    pub outgoing: Option<Outgoing>,
+}
+
+/// The B2BUA side of a call: the legs it rang and the state machine that decides about them.
+pub struct Outgoing {
+    /// Branch selection, CANCEL/BYE propagation, ring timeout.
+    pub bridge: Bridge,
+    /// One leg per INVITE sent (a user's contacts, or one trunk).
+    pub legs: Vec<Leg>,
+    /// The leg whose media the relay connects to the caller now (early media or answered).
+    pub relayed: Option<usize>,
+    /// Ring-back tone plays to a caller who was already answered (e.g. by an IVR).
+    pub ringback: bool,
+    /// The bridge's next deadline as last scheduled, so it is queued once.
+    pub next_tick: Option<Instant>,
+}
+
+/// One INVITE we sent.
+pub struct Leg {
+    /// Its INVITE client transaction (the latest one, after an authentication retry).
+    pub txn: ClientTxn,
+    /// The INVITE as sent, for a retry with credentials.
+    pub invite: Request,
+    /// Where it went.
+    pub peer: Peer,
+    /// The dialog its 2xx (or a provisional with a tag) set up.
+    pub dialog: Option<Dialog>,
+    /// Whether `dialog` came from a 2xx (then another To tag is a second fork's answer).
+    pub confirmed: bool,
+    /// Our RTP port and socket towards the callee.
+    pub port: u16,
+    /// The socket.
+    pub socket: Arc<UdpSocket>,
+    /// Our SDP offer, reused to answer the callee's re-INVITEs.
+    pub offer: String,
+    /// What the callee's SDP answer said (codec, address), once it came.
+    pub answer: Option<Negotiated>,
+    /// The trunk it went through (index into `Plan::trunks`), for credentials.
+    pub trunk: Option<usize>,
+    /// Whether it was already retried with credentials.
+    pub authenticated: bool,
 }

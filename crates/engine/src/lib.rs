@@ -14,10 +14,12 @@ pub mod metrics;
 pub mod overrides;
 mod ports;
 mod registry;
+pub mod relay;
 mod rtp_in;
 mod scheduler;
 mod switch;
 mod transport;
+pub mod trunk;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -100,6 +102,7 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
         .unwrap_or(1);
     let scheduler = scheduler::Scheduler::start(cores, media_tx.clone(), metrics.clone())
         .map_err(io("rtp scheduler threads"))?;
+    let relay = relay::Relay::new(cores, metrics.clone()).map_err(io("rtp relay threads"))?;
 
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
@@ -148,8 +151,10 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
         overrides,
         registry: registry::Registry::open(
             &plan.server.data_dir,
+            &plan.server.digest,
             clock.now().as_second().max(0) as u64,
         )?,
+        relay,
     };
     let mut switch = switch::Switch::new(plan, parts);
     info!(sip = ?udp.iter().chain(tcp.iter()).collect::<Vec<_>>(), "vaxel is taking calls");

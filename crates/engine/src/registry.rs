@@ -52,6 +52,16 @@ pub enum Caller {
     Refuse(Response),
 }
 
+/// One registered phone to ring.
+pub struct RingTarget {
+    /// Its Contact URI (the Request-URI of our INVITE).
+    pub contact: String,
+    /// Where its REGISTER came from: where the INVITE goes (it gets through the phone's NAT).
+    pub source: SocketAddr,
+    /// Registered over TCP: the INVITE goes down the connection it keeps open.
+    pub reliable: bool,
+}
+
 /// What to do with a REGISTER.
 pub enum Verdict {
     /// Send this response.
@@ -62,7 +72,7 @@ pub enum Verdict {
 
 impl Registry {
     /// Opens the binding table and restores the bindings still in force at `now` (unix s).
-    pub fn open(data_dir: &Path, now: u64) -> Result<Registry, DbError> {
+    pub fn open(data_dir: &Path, digest: &[String], now: u64) -> Result<Registry, DbError> {
         let conn = db::open(data_dir)?;
         let err = |source| DbError::Sqlite {
             path: data_dir.join("vaxel.db"),
@@ -95,7 +105,7 @@ impl Registry {
         let mut secret = [0u8; 32];
         secret.iter_mut().for_each(|b| *b = fastrand::u8(..));
         Ok(Registry {
-            auth: Authenticator::new(secret, AuthConfig::default()),
+            auth: Authenticator::new(secret, auth_config(digest)),
             failures: FailureTracker::new(FailureConfig::default()),
             bindings,
             writes: tx,
@@ -230,6 +240,25 @@ impl Registry {
             .collect()
     }
 
+    /// The phones to ring for `user`: its live bindings, less those that stopped answering
+    /// their qualify OPTIONS.
+    pub fn ring_targets(&self, user: &str, now: u64) -> Vec<RingTarget> {
+        self.bindings
+            .contacts(user, now)
+            .into_iter()
+            .filter(|b| {
+                !self
+                    .unreachable
+                    .contains(&(b.user.clone(), b.contact.clone()))
+            })
+            .map(|b| RingTarget {
+                contact: b.contact.clone(),
+                source: b.source,
+                reliable: b.transport != Transport::Udp,
+            })
+            .collect()
+    }
+
     /// Records a qualify result; logs only when a phone changes between reachable and not.
     pub fn set_reachable(&mut self, user: &str, contact: &str, reachable: bool) {
         let key = (user.to_string(), contact.to_string());
@@ -323,4 +352,17 @@ fn write_loop(conn: Connection, rx: mpsc::Receiver<Write>) {
             tracing::error!(error = %e, "could not store a registration");
         }
     }
+}
+
+/// The authenticator's settings from `[server] digest`.
+fn auth_config(digest: &[String]) -> AuthConfig {
+    let algorithms: Vec<_> = digest
+        .iter()
+        .filter_map(|name| vaxel_registrar::Algorithm::parse(name))
+        .collect();
+    let mut config = AuthConfig::default();
+    if !algorithms.is_empty() {
+        config.algorithms = algorithms;
+    }
+    config
 }

@@ -110,6 +110,9 @@ pub struct Transports {
     udp: Vec<(Arc<UdpSocket>, Local)>,
     tcp: Vec<Local>,
     conns: DashMap<u64, mpsc::Sender<Arc<[u8]>>>,
+    /// The open connection from each remote address, so a call can reach a phone that
+    /// registered over TCP on the connection it keeps open.
+    by_addr: DashMap<SocketAddr, u64>,
     next_conn: AtomicU64,
     metrics: Arc<Metrics>,
 }
@@ -153,6 +156,7 @@ impl Transports {
             udp: socks,
             tcp: tcp_locals,
             conns: DashMap::new(),
+            by_addr: DashMap::new(),
             next_conn: AtomicU64::new(1),
             metrics,
         };
@@ -171,6 +175,11 @@ impl Transports {
             }
             Transport::Tcp => self.tcp.first().copied(),
         }
+    }
+
+    /// The open TCP connection from `addr`, if any.
+    pub fn conn_from(&self, addr: SocketAddr) -> Option<u64> {
+        self.by_addr.get(&addr).map(|c| *c)
     }
 
     /// Sends without waiting: UDP straight from the socket (a full buffer defers to a task),
@@ -318,6 +327,7 @@ impl Transports {
         let (mut rd, mut wr) = stream.into_split();
         let (wtx, mut wrx) = mpsc::channel::<Arc<[u8]>>(256);
         self.conns.insert(id, wtx);
+        self.by_addr.insert(from, id);
         let writer = tokio::spawn(async move {
             while let Some(b) = wrx.recv().await {
                 if wr.write_all(&b).await.is_err() {
@@ -366,6 +376,7 @@ impl Transports {
         // 4475 dblreq: good requests, then junk): keep the connection writable a moment.
         tokio::time::sleep(TCP_LINGER).await;
         self.conns.remove(&id);
+        self.by_addr.remove_if(&from, |_, c| *c == id);
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         debug!(peer = %from, conn = id, "tcp connection closed");
     }

@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Sound files; relative paths are resolved against the config file's directory.
     pub sounds_dir: PathBuf,
+    /// Digest algorithms phones are challenged with, one challenge each, in this order
+    /// (clients take the first they know; some, like SIPp, only look at the first).
+    pub digest: Vec<String>,
 }
 
 /// `[[trunk]]`: an operator connection.

@@ -18,7 +18,11 @@ const KEYS: &[&str] = &[
     "http",
     "data_dir",
     "sounds_dir",
+    "digest",
 ];
+
+/// Digest algorithms a phone may be challenged with (RFC 7616, RFC 8760).
+pub const DIGEST_ALGORITHMS: &[&str] = &["SHA-256", "SHA-512-256", "MD5"];
 
 impl ServerConfig {
     /// The defaults, with `data_dir`/`sounds_dir` resolved against `config_dir`.
@@ -43,6 +47,7 @@ impl ServerConfig {
             http: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
             data_dir: config_dir.join("data"),
             sounds_dir: config_dir.join("sounds"),
+            digest: vec!["SHA-256".into(), "MD5".into()],
         }
     }
 }
@@ -162,6 +167,30 @@ pub(crate) fn read_server(
                 format!("`{}` is not IP:PORT", v.get_ref()),
                 "like \"127.0.0.1:8080\"",
             ),
+        }
+    }
+    if t.get("digest").is_some() {
+        let list = t.str_list(sink, "digest");
+        let mut algorithms = Vec::new();
+        for v in &list {
+            match DIGEST_ALGORITHMS
+                .iter()
+                .find(|a| a.eq_ignore_ascii_case(v.get_ref()))
+            {
+                Some(a) if !algorithms.iter().any(|x: &String| x == a) => {
+                    algorithms.push(a.to_string())
+                }
+                Some(_) => sink.error(&v.span(), format!("`{}` is listed twice", v.get_ref())),
+                None => sink.hint(
+                    &v.span(),
+                    format!("unknown digest algorithm `{}`", v.get_ref()),
+                    "use \"SHA-256\", \"SHA-512-256\" or \"MD5\"",
+                ),
+            }
+        }
+        match (list.is_empty(), t.get("digest")) {
+            (true, Some(v)) => sink.error(&v.span(), "`digest` lists no algorithm"),
+            _ => s.digest = algorithms,
         }
     }
     for (key, slot) in [

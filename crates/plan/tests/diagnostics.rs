@@ -34,7 +34,7 @@ fn unknown_key_lists_valid_keys() {
     assert_eq!(
         e,
         vec![
-            "v.toml:2:1: error: unknown key `colour` in [server]\n  = hint: valid keys: name, timezone, country_code, sip, media_address, rtp_ports, http, data_dir, sounds_dir"
+            "v.toml:2:1: error: unknown key `colour` in [server]\n  = hint: valid keys: name, timezone, country_code, sip, media_address, rtp_ports, http, data_dir, sounds_dir, digest"
         ]
     );
 }

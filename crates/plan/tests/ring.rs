@@ -285,3 +285,24 @@ fn an_outside_number_from_a_phone_rings_the_trunk_and_failures_go_back_as_they_a
         [Action::Reject(486)]
     );
 }
+
+#[test]
+fn server_digest_lists_the_challenges_in_order() {
+    let p = plan();
+    assert_eq!(p.server.digest, ["SHA-256", "MD5"]);
+    let p = compile_ok(&format!("[server]\ndigest = [\"md5\"]\n{PLAN}"));
+    assert_eq!(p.server.digest, ["MD5"]);
+    let errors = common::errors(&format!(
+        "[server]\ndigest = [\"SHA-1\", \"MD5\", \"MD5\"]\n{PLAN}"
+    ));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("unknown digest algorithm `SHA-1`")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("`MD5` is listed twice")),
+        "{errors:?}"
+    );
+}

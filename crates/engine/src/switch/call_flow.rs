@@ -50,6 +50,7 @@ impl Switch {
                     }
                 }
                 Action::Hangup => self.hang_up(now, id, EndReason::Plan),
+                Action::Ring { target, timeout } => self.ring(now, id, target, timeout),
                 Action::StopPlayback => self.stop_playback(id),
                 Action::SetTimer(after) => self.set_call_timer(now, id, after),
                 Action::CancelTimer => self.cancel_call_timer(id),
@@ -139,6 +140,7 @@ impl Switch {
             .store(self.ports.available() as i64, Ordering::Relaxed);
         let _ = socket.set_nonblocking(true);
         let socket = Arc::new(socket);
+        let socket_kept = socket.clone();
         let mode = DtmfMode {
             telephone_event: neg.telephone_event,
             codec: neg.codec,
@@ -168,7 +170,9 @@ impl Switch {
         if let Some(c) = self.calls.get_mut(&id) {
             c.media = Some(Media {
                 port,
+                socket: socket_kept,
                 reader,
+                relayed: false,
                 answer,
             });
         }
@@ -206,31 +210,13 @@ impl Switch {
 
     /// Ends the call from our side: BYE if answered, else a final 480 (503 at shutdown).
     pub(super) fn hang_up(&mut self, now: Instant, id: u64, reason: EndReason) {
+        self.abort_legs(now, id);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
         match call.phase {
             Phase::Answered => {
-                let local = self.transports.local_for(&call.peer);
-                if let (Some(dialog), Some(local)) = (call.dialog.as_mut(), local) {
-                    let via = format!(
-                        "SIP/2.0/{} {};branch={};rport",
-                        local.transport.via_token(),
-                        local.addr,
-                        new_branch(fastrand::u64(..))
-                    );
-                    match Via::parse(&via) {
-                        Ok(via) => {
-                            let mut bye = dialog.request(Method::Bye, via);
-                            bye.headers.push("User-Agent", SERVER);
-                            let peer = dialog.peer;
-                            if let Ok(t) = self.core.send_request(now, &bye, peer) {
-                                self.byes.insert(t, id);
-                            }
-                        }
-                        Err(e) => debug!(error = %e, "bad Via for BYE"),
-                    }
-                }
+                self.bye_caller(now, id);
                 self.end(id, reason, None);
             }
             Phase::Early => {
@@ -245,11 +231,31 @@ impl Switch {
         }
     }
 
-    /// Forgets the call: media stopped, port back in the pool, record written.
-    pub(super) fn end(&mut self, id: u64, reason: EndReason, status: Option<u16>) {
-        let Some(call) = self.calls.remove(&id) else {
+    /// Sends a BYE to the caller on the call's dialog.
+    pub(super) fn bye_caller(&mut self, now: Instant, id: u64) {
+        let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        let local = self.transports.local_for(&call.peer);
+        let (Some(dialog), Some(local)) = (call.dialog.as_mut(), local) else {
+            return;
+        };
+        let peer = dialog.peer;
+        if let Some(bye) = bridge::in_dialog(dialog, Method::Bye, local) {
+            if let Ok(t) = self.core.send_request(now, &bye, peer) {
+                self.byes.insert(t, id);
+            }
+        }
+    }
+
+    /// Forgets the call: media stopped, port back in the pool, record written.
+    pub(super) fn end(&mut self, id: u64, reason: EndReason, status: Option<u16>) {
+        let Some(mut call) = self.calls.remove(&id) else {
+            return;
+        };
+        if let Some(out) = call.outgoing.take() {
+            self.release_legs(id, out);
+        }
         self.by_txn.remove(&call.txn);
         if let Some(d) = &call.dialog {
             self.by_dialog

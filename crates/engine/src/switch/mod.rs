@@ -26,10 +26,12 @@ use crate::metrics::Metrics;
 use crate::overrides::OverrideStore;
 use crate::ports::PortPool;
 use crate::registry::{Registry, Verdict as RegisterVerdict};
+use crate::relay::Relay;
 use crate::rtp_in::{self, DtmfMode};
 use crate::scheduler::{Command, MediaEvent, Scheduler};
 use crate::transport::{Inbound, Transports};
 
+mod bridge;
 mod call_flow;
 mod requests;
 
@@ -61,8 +63,10 @@ const CODECS: &[Codec] = &[Codec::Pcmu, Codec::Pcma];
 enum EndReason {
     Plan,
     CallerBye,
+    CalleeBye,
     Cancel,
     NoAck,
+    SessionExpired,
     Shutdown,
     Failed,
 }
@@ -72,8 +76,10 @@ impl EndReason {
         match self {
             EndReason::Plan => "plan",
             EndReason::CallerBye => "caller-bye",
+            EndReason::CalleeBye => "callee-bye",
             EndReason::Cancel => "cancel",
             EndReason::NoAck => "no-ack",
+            EndReason::SessionExpired => "session-expired",
             EndReason::Shutdown => "shutdown",
             EndReason::Failed => "failed",
         }
@@ -98,6 +104,8 @@ pub struct Parts {
     pub overrides: Arc<OverrideStore>,
     /// Registrar and digest authentication.
     pub registry: Registry,
+    /// The media relay of bridged calls.
+    pub relay: Relay,
 }
 
 /// State of the switch task.
@@ -108,6 +116,19 @@ pub struct Switch {
     by_txn: HashMap<ServerTxn, u64>,
     by_dialog: HashMap<(String, String), u64>,
     byes: HashMap<ClientTxn, u64>,
+    /// INVITEs we sent to ring someone: (call, leg).
+    leg_txns: HashMap<ClientTxn, (u64, usize)>,
+    /// Dialogs of answered (or early) legs by (Call-ID, our From tag): (call, leg).
+    leg_dialogs: HashMap<(String, String), (u64, usize)>,
+    /// INVITEs of calls that are gone, whose transactions may still bring a 2xx to ACK
+    /// and BYE: the INVITE and where it went.
+    orphans: HashMap<ClientTxn, (Request, Peer)>,
+    /// Bridge deadlines (ring timeout, session timers): (deadline, call).
+    bridge_timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    relay: Relay,
+    ringback_tone: Prompt,
+    /// Digest nonce counts towards trunks that challenge our INVITEs.
+    nonce_counts: crate::trunk::NonceCounts,
     ports: PortPool,
     media_ip: IpAddr,
     scheduler: Scheduler,
@@ -145,6 +166,7 @@ impl Switch {
             media_events,
             overrides,
             registry,
+            relay,
         } = parts;
         let (low, high) = plan.server.rtp_ports;
         let ports = PortPool::new(low, high);
@@ -162,6 +184,13 @@ impl Switch {
             by_txn: HashMap::new(),
             by_dialog: HashMap::new(),
             byes: HashMap::new(),
+            leg_txns: HashMap::new(),
+            leg_dialogs: HashMap::new(),
+            orphans: HashMap::new(),
+            bridge_timers: BinaryHeap::new(),
+            relay,
+            ringback_tone: tones::ringback(Duration::from_secs(6)),
+            nonce_counts: Default::default(),
             ports,
             scheduler,
             transports,
@@ -201,10 +230,16 @@ impl Switch {
     /// When the transaction layer next needs [`Switch::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
         let call = self.call_timers.peek().map(|Reverse((at, _, _))| *at);
-        [self.core.poll_timeout(), call, Some(self.next_qualify)]
-            .into_iter()
-            .flatten()
-            .min()
+        let bridge = self.bridge_timers.peek().map(|Reverse((at, _))| *at);
+        [
+            self.core.poll_timeout(),
+            call,
+            bridge,
+            Some(self.next_qualify),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// A new plan takes effect for new calls; calls in progress keep theirs.
@@ -253,7 +288,9 @@ impl Switch {
         if now >= self.next_qualify {
             self.next_qualify = now + QUALIFY_EVERY;
             self.qualify(now);
+            self.sweep_orphans();
         }
+        self.bridge_timeouts(now);
         while let Some(Reverse((at, id, generation))) = self.call_timers.peek().copied() {
             if at > now {
                 break;
@@ -411,13 +448,16 @@ impl Switch {
         match ev {
             TuEvent::Request { txn, request, peer } => self.on_request(now, txn, request, peer),
             TuEvent::Ack { txn: Some(txn), .. } => {
-                if let Some(id) = self.by_txn.get(&txn) {
+                if let Some(&id) = self.by_txn.get(&txn) {
                     debug!(call = id, "ACK: call confirmed");
+                    self.feed_bridge(now, id, vaxel_b2bua::Event::CallerAck);
                 }
             }
             TuEvent::Ack { txn: None, .. } => {}
             TuEvent::Cancelled { txn } => {
                 if let Some(&id) = self.by_txn.get(&txn) {
+                    // A bridge cancels its legs (and may answer 487 itself).
+                    self.feed_bridge(now, id, vaxel_b2bua::Event::CallerCancel);
                     self.respond(now, id, 487, None);
                     self.end(id, EndReason::Cancel, Some(487));
                 }
@@ -425,6 +465,9 @@ impl Switch {
             TuEvent::AckTimeout { txn, was_2xx: true } => {
                 if let Some(&id) = self.by_txn.get(&txn) {
                     warn!(call = id, "no ACK for our 200 OK: hanging up");
+                    if self.is_ringing_out(id) {
+                        self.feed_bridge(now, id, vaxel_b2bua::Event::CallerAckTimeout);
+                    }
                     self.hang_up(now, id, EndReason::NoAck);
                 }
             }
@@ -442,6 +485,19 @@ impl Switch {
                     self.update_registration_gauges(now);
                 }
             }
+            TuEvent::Response { txn, response } if self.leg_txns.contains_key(&txn) => {
+                if let Some(&(id, leg)) = self.leg_txns.get(&txn) {
+                    self.on_leg_response(now, id, leg, response);
+                }
+            }
+            TuEvent::Timeout { txn } if self.leg_txns.contains_key(&txn) => {
+                if let Some(&(id, leg)) = self.leg_txns.get(&txn) {
+                    self.feed_bridge(now, id, vaxel_b2bua::Event::LegTimeout { leg });
+                }
+            }
+            TuEvent::Response { txn, response } if self.orphans.contains_key(&txn) => {
+                self.orphan_response(now, txn, &response);
+            }
             TuEvent::Response { txn, response } => {
                 if let Some(id) = self.byes.remove(&txn) {
                     debug!(call = id, status = response.status, "BYE answered");
@@ -455,8 +511,14 @@ impl Switch {
         }
     }
 
-    /// Writes pending call records and stops the writer.
+    /// Whether the call has outgoing legs (ringing someone, or bridged).
+    fn is_ringing_out(&self, id: u64) -> bool {
+        self.calls.get(&id).is_some_and(|c| c.outgoing.is_some())
+    }
+
+    /// Writes pending call records and stops the writer and the relay.
     pub fn finish(self) {
+        self.relay.shutdown();
         self.cdr.finish();
     }
 }

@@ -49,6 +49,10 @@ impl Switch {
             let _ = self.core.respond(now, txn, resp);
             return;
         }
+        if let Some((id, leg)) = self.find_leg_dialog(&req) {
+            self.on_leg_request(now, txn, req, id, leg);
+            return;
+        }
         match req.method {
             Method::Invite => self.on_invite(now, txn, req, peer),
             Method::Bye => self.on_bye(now, txn, req),
@@ -109,6 +113,17 @@ impl Switch {
         }
     }
 
+    /// The call and leg of a request inside one of our outgoing dialogs (its To tag is the
+    /// From tag we chose).
+    pub(super) fn find_leg_dialog(&self, req: &Request) -> Option<(u64, usize)> {
+        if self.leg_dialogs.is_empty() {
+            return None;
+        }
+        let call_id = req.call_id().ok()?;
+        let tag = req.to().ok()?.tag()?.to_string();
+        self.leg_dialogs.get(&(call_id.to_string(), tag)).copied()
+    }
+
     pub(super) fn find_dialog(&self, req: &Request) -> Option<u64> {
         let call_id = req.call_id().ok()?;
         let tag = req.to().ok()?.tag()?.to_string();
@@ -131,6 +146,18 @@ impl Switch {
         let mut resp = Response::for_request(&req, 200);
         resp.headers.push("Server", SERVER);
         let _ = self.core.respond(now, txn, resp);
+        let bridged = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.outgoing.as_ref())
+            .is_some_and(|o| o.bridge.winner().is_some());
+        if bridged {
+            // The bridge BYEs the callee and ends the call.
+            self.feed_bridge(now, id, vaxel_b2bua::Event::CallerBye);
+        } else {
+            // Still ringing someone (after an IVR answered): cancel them.
+            self.abort_legs(now, id);
+        }
         self.end(id, EndReason::CallerBye, None);
     }
 
@@ -145,6 +172,7 @@ impl Switch {
             return;
         }
         let plan = self.plan.clone();
+        let mut caller_user = None;
         let from_trunk = plan
             .trunks
             .iter()
@@ -157,7 +185,10 @@ impl Switch {
                 .registry
                 .authenticate_invite(unix, &req, peer.addr, &plan)
             {
-                Caller::User(user) => debug!(%user, "INVITE authenticated"),
+                Caller::User(user) => {
+                    debug!(%user, "INVITE authenticated");
+                    caller_user = Some(user);
+                }
                 Caller::Refuse(mut resp) => {
                     debug!(source = %peer.addr, status = resp.status, "INVITE from outside the trunks refused");
                     if resp.status == 403 {
@@ -171,10 +202,26 @@ impl Switch {
             }
         }
         let callee = req.uri.user_unescaped().unwrap_or_default();
-        let Some(route) = plan.route_number(&callee) else {
-            info!(number = %callee, "unknown number: 404");
-            self.reject_attempt(now, txn, &req, peer, 404, None);
-            return;
+        let route = plan.route_number(&callee);
+        // A phone may dial any outside number: it goes to the trunk. Callers from a trunk
+        // reach only our own numbers.
+        let outside = route.is_none()
+            && caller_user.is_some()
+            && is_dialable(&callee)
+            && plan.trunks.iter().any(|t| t.uri.is_some());
+        let (start, walk) = match (route, outside) {
+            (Some(r), _) => (r.node, Walk::new(r.node)),
+            (None, true) => (vaxel_plan::NodeId::HANGUP, Walk::external(&callee)),
+            (None, false) => {
+                info!(number = %callee, "unknown number: 404");
+                self.reject_attempt(now, txn, &req, peer, 404, None);
+                return;
+            }
+        };
+        let route_name = if outside {
+            format!("number:{callee}")
+        } else {
+            plan.node_name(start)
         };
         let negotiated = if req.body.is_empty() {
             None
@@ -189,21 +236,14 @@ impl Switch {
                 .ok()
                 .and_then(|s| SessionDescription::parse(s).ok());
             let Some(offer) = offer else {
-                self.reject_attempt(now, txn, &req, peer, 400, Some(&plan.node_name(route.node)));
+                self.reject_attempt(now, txn, &req, peer, 400, Some(&route_name));
                 return;
             };
             match negotiate(&offer, CODECS) {
                 Ok(n) => Some(n),
                 Err(e) => {
                     debug!(error = %e, "offer not acceptable: 488");
-                    self.reject_attempt(
-                        now,
-                        txn,
-                        &req,
-                        peer,
-                        488,
-                        Some(&plan.node_name(route.node)),
-                    );
+                    self.reject_attempt(now, txn, &req, peer, 488, Some(&route_name));
                     return;
                 }
             }
@@ -212,11 +252,10 @@ impl Switch {
         self.next_call += 1;
         let call_id = req.call_id().unwrap_or_default().to_string();
         let span = info_span!("call", call_id = %call_id, did = %callee);
-        let start = route.node;
         let call = Call {
             span,
             plan: plan.clone(),
-            walk: Walk::new(start),
+            walk,
             txn,
             invite: req,
             peer,
@@ -233,7 +272,9 @@ impl Switch {
             started: now,
             answered: None,
             callee,
-            route: plan.node_name(start),
+            route: route_name,
+            caller_user,
+            outgoing: None,
         };
         call.span
             .in_scope(|| info!(source = %peer.addr, route = %call.route, "incoming call"));
@@ -261,6 +302,30 @@ impl Switch {
                 return;
             }
         }
+        let bridged = call.outgoing.as_ref().is_some_and(|o| o.relayed.is_some());
+        let offer = std::str::from_utf8(&req.body)
+            .ok()
+            .filter(|_| bridged)
+            .and_then(|s| SessionDescription::parse(s).ok());
+        let renegotiated = match offer.map(|o| negotiate(&o, CODECS)) {
+            Some(Ok(n)) => {
+                // Hold, resume or another codec on the caller's leg: the relay follows, the
+                // other leg is not bothered.
+                if let Some(m) = call.media.as_mut() {
+                    m.answer = vaxel_sdp::answer(&n, self.media_ip, m.port, id, 2);
+                }
+                call.negotiated = Some(n);
+                true
+            }
+            Some(Err(_)) => {
+                self.reply(now, txn, &req, 488);
+                return;
+            }
+            None => false,
+        };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
         let mut resp = Response::for_request(&req, 200);
         if let Some(m) = &call.media {
             resp.headers.push("Content-Type", "application/sdp");
@@ -270,5 +335,15 @@ impl Switch {
         resp.headers.push("Contact", self.contact(&peer));
         resp.headers.push("Server", SERVER);
         let _ = self.core.respond(now, txn, resp);
+        if renegotiated {
+            self.update_relay(id, crate::relay::Which::A);
+        }
     }
+}
+
+/// Whether a Request-URI user part looks like a phone number (digits, an optional leading
+/// `+`), so that only numbers, never names, leave through a trunk.
+fn is_dialable(user: &str) -> bool {
+    let digits = user.strip_prefix('+').unwrap_or(user);
+    (2..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
 }

@@ -1,0 +1,460 @@
+//! Calls between people through the B2BUA, driven only from outside: SIPp phones register with
+//! digest (401), call with digest (407), and SIPp callees ring, answer, refuse or hang up.
+//! Each scenario in tests/sipp/issue4/ states what it expects on the wire; a run passes when
+//! every SIPp involved exits 0.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+#[path = "support/env.rs"]
+mod env;
+use env::{TestDir, VAXEL, free_sip_port, free_tcp_port, free_udp_pair, repo_root};
+
+/// The switchboard under test, with a trunk whose operator (a SIPp) listens on `operator`.
+struct Vaxel {
+    child: Child,
+    sip: SocketAddr,
+    log: PathBuf,
+    dir: PathBuf,
+}
+
+const CONFIG: &str = r#"
+[[trunk]]
+id = "operator"
+allow = ["127.0.0.9/32"]
+uri = "sip:127.0.0.1:{operator}"
+username = "vaxel-trunk"
+password = "trunk-secret"
+caller_id = "4610100100"
+
+[[user]]
+id = "anna"
+name = "Anna"
+extension = "1001"
+password = "secret-1001"
+
+[[user]]
+id = "bertil"
+name = "Bertil"
+extension = "1002"
+password = "secret-1002"
+
+[[user]]
+id = "cecilia"
+name = "Cecilia"
+extension = "1003"
+password = "secret-1003"
+
+[[user]]
+id = "david"
+name = "David"
+extension = "1004"
+password = "secret-1004"
+forward = { no_answer = "busy", after = "1s" }
+
+[[user]]
+id = "erik"
+name = "Erik"
+extension = "1005"
+password = "secret-1005"
+
+[[did]]
+number = "4610100100"
+route = "user:bertil"
+"#;
+
+impl Vaxel {
+    fn start(dir: &Path, operator: u16) -> Vaxel {
+        let sip = free_sip_port();
+        let config = format!(
+            "[server]\nname = \"vaxel-test\"\nsip = [\"udp://127.0.0.1:{sip}\"]\nhttp = \"127.0.0.1:{http}\"\nrtp_ports = \"{lo}-{hi}\"\ndata_dir = {data:?}\nsounds_dir = {sounds:?}\n# SIPp answers only the first challenge, and only MD5.\ndigest = [\"MD5\"]\n{rest}",
+            http = free_tcp_port(),
+            lo = 30000 + (sip % 200) * 100,
+            hi = 30000 + (sip % 200) * 100 + 99,
+            data = dir.join("data").display().to_string(),
+            sounds = repo_root().join("sounds").display().to_string(),
+            rest = CONFIG.replace("{operator}", &operator.to_string()),
+        );
+        let path = dir.join("vaxel.toml");
+        std::fs::write(&path, config).expect("config");
+        let log = dir.join("vaxel.log");
+        let err = std::fs::File::create(&log).expect("log");
+        let child = Command::new(VAXEL)
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .expect("spawn vaxel");
+        let v = Vaxel {
+            child,
+            sip: SocketAddr::from(([127, 0, 0, 1], sip)),
+            log,
+            dir: dir.to_path_buf(),
+        };
+        v.wait_ready();
+        v
+    }
+
+    fn wait_ready(&self) {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut buf = [0u8; 2048];
+        while Instant::now() < deadline {
+            let opts = format!(
+                "OPTIONS sip:{0} SIP/2.0\r\nVia: SIP/2.0/UDP {1};branch=z9hG4bKready\r\nFrom: <sip:t@t>;tag=1\r\nTo: <sip:{0}>\r\nCall-ID: ready@t\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+                self.sip,
+                s.local_addr().expect("addr"),
+            );
+            let _ = s.send_to(opts.as_bytes(), self.sip);
+            if s.recv_from(&mut buf).is_ok() {
+                return;
+            }
+        }
+        panic!("vaxel did not answer OPTIONS:\n{}", self.log_text());
+    }
+
+    /// The log without its colours.
+    fn log_text(&self) -> String {
+        let raw = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                chars.by_ref().find(|c| c.is_ascii_alphabetic());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// SIGTERM, exit 0 within 10 s; returns the log.
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "vaxel exited with {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "vaxel did not stop within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.log_text()
+    }
+
+    /// The call records, one line per call: outcome|status|end_reason|route.
+    fn cdrs(&self) -> Vec<String> {
+        let db = self.dir.join("data").join("vaxel.db");
+        let conn = rusqlite::Connection::open(db).expect("open db");
+        let mut stmt = conn
+            .prepare("SELECT outcome, status, end_reason, route FROM cdr ORDER BY id")
+            .expect("prepare");
+        stmt.query_map([], |r| {
+            Ok(format!(
+                "{}|{}|{}|{}",
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?.unwrap_or_default()
+            ))
+        })
+        .expect("query")
+        .filter_map(Result::ok)
+        .collect()
+    }
+}
+
+fn scenario(name: &str) -> PathBuf {
+    repo_root()
+        .join("tests/sipp/issue4")
+        .join(format!("{name}.xml"))
+}
+
+/// A SIP endpoint of the test on its own loopback address and port.
+#[derive(Clone, Copy)]
+struct Endpoint {
+    ip: &'static str,
+    port: u16,
+}
+
+impl Endpoint {
+    fn new(ip: &'static str) -> Endpoint {
+        let port = UdpSocket::bind((ip, 0))
+            .and_then(|s| s.local_addr())
+            .expect("free port")
+            .port();
+        Endpoint { ip, port }
+    }
+}
+
+/// One SIPp run; `remote` is None for a callee (it waits for vaxel).
+fn sipp(dir: &Path, name: &str, at: Endpoint, remote: Option<SocketAddr>, extra: &[&str]) -> Child {
+    let tag = format!("{name}-{}-{}", at.ip, at.port);
+    let mut cmd = Command::new("sipp");
+    cmd.current_dir(dir);
+    if let Some(r) = remote {
+        cmd.arg(r.to_string());
+    }
+    cmd.arg("-sf")
+        .arg(scenario(name))
+        .args(["-m", "1", "-i", at.ip, "-p", &at.port.to_string()])
+        .args(["-mi", at.ip, "-mp", &free_udp_pair().to_string()])
+        .args([
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            "-max_retrans",
+            "5",
+            "-aa",
+        ])
+        .arg("-trace_err")
+        .arg("-error_file")
+        .arg(dir.join(format!("{tag}-errors.log")))
+        .arg("-trace_msg")
+        .arg("-message_file")
+        .arg(dir.join(format!("{tag}-messages.log")))
+        .arg("-nostdin")
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().unwrap_or_else(|e| {
+        panic!("cannot run sipp ({e}); install it (Debian: apt-get install sip-tester)")
+    })
+}
+
+/// Waits for a SIPp run and asserts it passed, showing its messages if not.
+fn passed(dir: &Path, name: &str, at: Endpoint, child: Child, vaxel: &Vaxel) {
+    let out: Output = child.wait_with_output().expect("sipp ran");
+    if !out.status.success() {
+        let tag = format!("{name}-{}-{}", at.ip, at.port);
+        let msgs =
+            std::fs::read_to_string(dir.join(format!("{tag}-messages.log"))).unwrap_or_default();
+        let errs =
+            std::fs::read_to_string(dir.join(format!("{tag}-errors.log"))).unwrap_or_default();
+        panic!(
+            "sipp {name} at {}:{} failed ({}):\n{}\n--- errors\n{errs}\n--- messages\n{msgs}\n--- vaxel\n{}",
+            at.ip,
+            at.port,
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            vaxel.log_text()
+        );
+    }
+}
+
+/// Registers `at` as a phone of `user` (SIPp answers the 401 with the digest).
+fn register(dir: &Path, v: &Vaxel, at: Endpoint, extension: &str, user: &str, password: &str) {
+    let child = sipp(
+        dir,
+        "register",
+        at,
+        Some(v.sip),
+        &["-s", extension, "-au", user, "-ap", password],
+    );
+    passed(dir, "register", at, child, v);
+}
+
+/// Anna's phone (127.0.0.2) calls `number` with `scenario`.
+fn anna_calls(dir: &Path, v: &Vaxel, name: &str, number: &str) -> (Endpoint, Child) {
+    let at = Endpoint::new("127.0.0.2");
+    let child = sipp(
+        dir,
+        name,
+        at,
+        Some(v.sip),
+        &["-s", number, "-au", "anna", "-ap", "secret-1001"],
+    );
+    (at, child)
+}
+
+/// A callee phone of `user` registered at `ip`, running `name` and waiting to be rung.
+fn callee(
+    dir: &Path,
+    v: &Vaxel,
+    ip: &'static str,
+    name: &str,
+    (ext, user, pw): (&str, &str, &str),
+) -> (Endpoint, Child) {
+    let at = Endpoint::new(ip);
+    register(dir, v, at, ext, user, pw);
+    let child = sipp(dir, name, at, None, &[]);
+    // Let SIPp bind before vaxel sends the INVITE.
+    std::thread::sleep(Duration::from_millis(300));
+    (at, child)
+}
+
+const BERTIL: (&str, &str, &str) = ("1002", "bertil", "secret-1002");
+const CECILIA: (&str, &str, &str) = ("1003", "cecilia", "secret-1003");
+const DAVID: (&str, &str, &str) = ("1004", "david", "secret-1004");
+
+/// One phone calls another: caller scenario, callee scenario, the call record expected.
+fn phone_to_phone(test: &str, caller: &str, callee_name: &str, expect_cdr: &str) {
+    let dir = TestDir::new(test);
+    let v = Vaxel::start(dir.path(), 9);
+    let (b_at, b) = callee(dir.path(), &v, "127.0.0.3", callee_name, BERTIL);
+    let (a_at, a) = anna_calls(dir.path(), &v, caller, "1002");
+    passed(dir.path(), caller, a_at, a, &v);
+    passed(dir.path(), callee_name, b_at, b, &v);
+    std::thread::sleep(Duration::from_millis(300));
+    let cdrs = v.cdrs();
+    let log = v.stop();
+    assert!(
+        cdrs.iter().any(|c| c.starts_with(expect_cdr)),
+        "expected a call record {expect_cdr}..., got {cdrs:?}\n{log}"
+    );
+}
+
+#[test]
+fn a_phone_calls_another_which_answers_then_the_caller_hangs_up() {
+    phone_to_phone(
+        "answered",
+        "phone_call",
+        "callee_answer",
+        "answered|200|caller-bye|user:bertil",
+    );
+}
+
+#[test]
+fn the_callee_hangs_up_and_the_caller_gets_a_bye() {
+    phone_to_phone(
+        "callee-bye",
+        "phone_call_callee_bye",
+        "callee_hangs_up",
+        "answered|200|callee-bye",
+    );
+}
+
+#[test]
+fn a_busy_callee_gives_the_caller_486() {
+    phone_to_phone(
+        "busy",
+        "phone_call_busy",
+        "callee_busy",
+        "rejected|486|plan|user:bertil",
+    );
+}
+
+#[test]
+fn the_callers_cancel_reaches_the_ringing_phone() {
+    phone_to_phone(
+        "cancel",
+        "phone_cancel",
+        "callee_rings",
+        "cancelled|487|cancel",
+    );
+}
+
+#[test]
+fn a_200_crossing_our_cancel_is_acked_and_byed() {
+    phone_to_phone(
+        "crossing",
+        "phone_cancel",
+        "callee_cancel_crossing",
+        "cancelled|487|cancel",
+    );
+}
+
+#[test]
+fn bye_before_ack_ends_both_legs() {
+    phone_to_phone(
+        "bye-before-ack",
+        "phone_bye_before_ack",
+        "callee_answer",
+        "answered|200|caller-bye",
+    );
+}
+
+#[test]
+fn a_reinvite_for_hold_is_answered_for_its_leg() {
+    phone_to_phone(
+        "hold",
+        "phone_hold",
+        "callee_answer",
+        "answered|200|caller-bye",
+    );
+}
+
+#[test]
+fn forking_rings_every_phone_and_a_second_200_is_acked_and_byed() {
+    let dir = TestDir::new("forking");
+    let v = Vaxel::start(dir.path(), 9);
+    let (c1_at, c1) = callee(dir.path(), &v, "127.0.0.4", "callee_answer", CECILIA);
+    let (c2_at, c2) = callee(dir.path(), &v, "127.0.0.5", "callee_answer", CECILIA);
+    let (a_at, a) = anna_calls(dir.path(), &v, "phone_call", "1003");
+    passed(dir.path(), "phone_call", a_at, a, &v);
+    passed(dir.path(), "callee_answer", c1_at, c1, &v);
+    passed(dir.path(), "callee_answer", c2_at, c2, &v);
+    let log = v.stop();
+    assert!(log.contains("phones=2"), "both phones rung:\n{log}");
+}
+
+#[test]
+fn a_user_with_no_phone_is_unavailable() {
+    let dir = TestDir::new("unavailable");
+    let v = Vaxel::start(dir.path(), 9);
+    let (a_at, a) = anna_calls(dir.path(), &v, "phone_call_unavailable", "1005");
+    passed(dir.path(), "phone_call_unavailable", a_at, a, &v);
+    v.stop();
+}
+
+#[test]
+fn no_answer_forward_cancels_the_phone_after_the_delay() {
+    let dir = TestDir::new("no-answer");
+    let v = Vaxel::start(dir.path(), 9);
+    let (d_at, d) = callee(dir.path(), &v, "127.0.0.6", "callee_rings", DAVID);
+    let started = Instant::now();
+    let (a_at, a) = anna_calls(dir.path(), &v, "phone_call_busy", "1004");
+    passed(dir.path(), "phone_call_busy", a_at, a, &v);
+    passed(dir.path(), "callee_rings", d_at, d, &v);
+    // `after = "1s"`, then the forward (to busy): well before the default minute.
+    assert!(started.elapsed() < Duration::from_secs(15));
+    v.stop();
+}
+
+#[test]
+fn an_outside_number_goes_to_the_trunk_with_digest_credentials() {
+    let dir = TestDir::new("trunk-out");
+    let op = Endpoint::new("127.0.0.1");
+    let v = Vaxel::start(dir.path(), op.port);
+    let operator = sipp(dir.path(), "operator_answer", op, None, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let (a_at, a) = anna_calls(dir.path(), &v, "phone_call", "0701234567");
+    passed(dir.path(), "phone_call", a_at, a, &v);
+    passed(dir.path(), "operator_answer", op, operator, &v);
+    let msgs = std::fs::read_to_string(dir.path().join(format!(
+        "operator_answer-{}-{}-messages.log",
+        op.ip, op.port
+    )))
+    .unwrap_or_default();
+    // The operator sees our number, not the extension.
+    assert!(msgs.contains("From: \"Anna\" <sip:4610100100@"), "{msgs}");
+    v.stop();
+}
+
+#[test]
+fn a_call_to_our_did_from_the_trunk_rings_the_user() {
+    let dir = TestDir::new("did-to-user");
+    let v = Vaxel::start(dir.path(), 9);
+    let (b_at, b) = callee(dir.path(), &v, "127.0.0.3", "callee_hangs_up", BERTIL);
+    // The operator (trunk allow 127.0.0.9) delivers a call to the DID: no authentication.
+    let at = Endpoint::new("127.0.0.9");
+    let op = sipp(
+        dir.path(),
+        "trunk_call_callee_bye",
+        at,
+        Some(v.sip),
+        &["-s", "4610100100"],
+    );
+    passed(dir.path(), "trunk_call_callee_bye", at, op, &v);
+    passed(dir.path(), "callee_hangs_up", b_at, b, &v);
+    v.stop();
+}
