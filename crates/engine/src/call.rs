@@ -82,6 +82,8 @@ pub struct Call {
     pub caller_user: Option<String>,
     /// The outgoing legs while the call rings someone or is bridged to them.
     pub outgoing: Option<Outgoing>,
+    /// RFC 4028 session interval agreed with the caller (they refresh), in seconds.
+    pub session_expires: Option<u32>,
 }
 
 /// The B2BUA side of a call: the legs it rang and the state machine that decides about them.

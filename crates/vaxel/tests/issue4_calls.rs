@@ -458,3 +458,13 @@ fn a_call_to_our_did_from_the_trunk_rings_the_user() {
     passed(dir.path(), "callee_hangs_up", b_at, b, &v);
     v.stop();
 }
+
+#[test]
+fn session_timers_too_short_get_422_then_the_callers_refresh_is_accepted() {
+    phone_to_phone(
+        "session-timer",
+        "phone_session_timer",
+        "callee_answer",
+        "answered|200|caller-bye",
+    );
+}

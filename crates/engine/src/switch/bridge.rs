@@ -462,6 +462,19 @@ impl Switch {
                         return;
                     }
                     self.answer(now, id);
+                    let interval = self.calls.get(&id).and_then(|c| c.session_expires);
+                    if let Some(secs) = interval {
+                        // The caller refreshes; if it stops, the call is dead: both hung up.
+                        self.feed_bridge(
+                            now,
+                            id,
+                            BridgeEvent::SessionTimer {
+                                side: vaxel_b2bua::Side::Caller,
+                                interval: Duration::from_secs(u64::from(secs)),
+                                we_refresh: false,
+                            },
+                        );
+                    }
                 }
                 self.relay_to(id, leg);
                 if let Some(c) = self.calls.get(&id) {
@@ -928,4 +941,41 @@ fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
     }
     use std::net::ToSocketAddrs;
     (bare, port).to_socket_addrs().ok()?.next()
+}
+
+/// The smallest session interval we accept (RFC 4028 §4: Min-SE at least 90 s).
+pub(super) const MIN_SE: u32 = 90;
+/// The interval we ask of a caller that supports timers but proposed none.
+const DEFAULT_SE: u32 = 1800;
+
+/// RFC 4028 on the caller's leg: the session interval of our 200 (the caller refreshes),
+/// when the caller supports session timers.
+pub(super) fn session_interval(invite: &Request) -> Option<u32> {
+    let asked = invite
+        .headers
+        .get("Session-Expires")
+        .and_then(|v| v.split(';').next())
+        .and_then(|v| v.trim().parse::<u32>().ok());
+    let supports = ["Supported", "Require"].iter().any(|h| {
+        invite
+            .headers
+            .get_all(h)
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("timer"))
+    });
+    match (asked, supports) {
+        (Some(n), true) => Some(n.max(MIN_SE)),
+        (None, true) => Some(DEFAULT_SE),
+        _ => None,
+    }
+}
+
+/// A Session-Expires below our minimum gets 422 (RFC 4028 §8.1.1); this is it, if so.
+pub(super) fn session_too_small(invite: &Request) -> bool {
+    invite
+        .headers
+        .get("Session-Expires")
+        .and_then(|v| v.split(';').next())
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .is_some_and(|n| n < MIN_SE)
 }

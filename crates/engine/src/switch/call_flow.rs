@@ -96,6 +96,11 @@ impl Switch {
         }
         if status == 200 {
             resp.headers.push("Allow", allow_list());
+            if let Some(secs) = call.session_expires {
+                resp.headers
+                    .push("Session-Expires", format!("{secs};refresher=uac"));
+                resp.headers.push("Require", "timer");
+            }
         }
         resp.headers.push("Server", SERVER);
         if let Some(sdp) = sdp {
@@ -180,6 +185,9 @@ impl Switch {
     }
 
     pub(super) fn answer(&mut self, now: Instant, id: u64) {
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.session_expires = bridge::session_interval(&c.invite);
+        }
         let sdp = self
             .calls
             .get(&id)

@@ -199,7 +199,8 @@ impl Switch {
             clock,
             policy: UasPolicy {
                 allow: ALLOW.to_vec(),
-                supported: Vec::new(),
+                // RFC 4028 session timers, on bridged calls.
+                supported: vec!["timer".to_string()],
                 accept: ACCEPT.iter().map(|s| s.to_string()).collect(),
                 schemes: vec!["sip".to_string(), "sips".to_string()],
             },

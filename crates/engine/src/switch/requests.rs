@@ -61,7 +61,7 @@ impl Switch {
                 add_to_tag(&mut resp, &new_tag(fastrand::u64(..)));
                 resp.headers.push("Allow", allow_list());
                 resp.headers.push("Accept", "application/sdp");
-                resp.headers.push("Supported", "");
+                resp.headers.push("Supported", "timer");
                 resp.headers.push("Server", SERVER);
                 let _ = self.core.respond(now, txn, resp);
             }
@@ -171,6 +171,13 @@ impl Switch {
             self.reply(now, txn, &req, 503);
             return;
         }
+        if bridge::session_too_small(&req) {
+            let mut resp = Response::for_request(&req, 422);
+            resp.headers.push("Min-SE", bridge::MIN_SE.to_string());
+            add_to_tag(&mut resp, &new_tag(fastrand::u64(..)));
+            let _ = self.core.respond(now, txn, resp);
+            return;
+        }
         let plan = self.plan.clone();
         let mut caller_user = None;
         let from_trunk = plan
@@ -275,6 +282,7 @@ impl Switch {
             route: route_name,
             caller_user,
             outgoing: None,
+            session_expires: None,
         };
         call.span
             .in_scope(|| info!(source = %peer.addr, route = %call.route, "incoming call"));
@@ -331,12 +339,27 @@ impl Switch {
             resp.headers.push("Content-Type", "application/sdp");
             resp.body = m.answer.clone().into_bytes();
         }
+        let refreshed = call.session_expires;
+        if let Some(secs) = refreshed {
+            resp.headers
+                .push("Session-Expires", format!("{secs};refresher=uac"));
+            resp.headers.push("Require", "timer");
+        }
         let peer = call.peer;
         resp.headers.push("Contact", self.contact(&peer));
         resp.headers.push("Server", SERVER);
         let _ = self.core.respond(now, txn, resp);
         if renegotiated {
             self.update_relay(id, crate::relay::Which::A);
+        }
+        if refreshed.is_some() {
+            self.feed_bridge(
+                now,
+                id,
+                vaxel_b2bua::Event::Refreshed {
+                    side: vaxel_b2bua::Side::Caller,
+                },
+            );
         }
     }
 }
