@@ -9,12 +9,16 @@
 //! stored bindings survive a restart), nothing here opens a socket, reads a clock or draws
 //! randomness (the engine passes the nonce secret). Storage is the engine's: bindings are plain
 //! data ([`Binding::to_row`]) and every REGISTER reports its [`Change`]s.
+//!
+//! [`client`] is the other side of the same exchange: vaxel answering an operator's
+//! challenges and keeping its trunks registered.
 
 #![warn(missing_docs)]
 
 mod auth;
 mod binding;
 mod bindings;
+pub mod client;
 mod credentials;
 pub mod digest;
 mod error;
@@ -24,6 +28,9 @@ pub mod nonce;
 pub use auth::{AuthConfig, AuthOutcome, Authenticator, Credentials};
 pub use binding::{Binding, BindingRow, Transport};
 pub use bindings::{Change, RegisterResult, Registrar, RegistrarConfig};
+pub use client::{
+    DigestChallenge, NonceCounts, Registration, RegistrationConfig, RegistrationState,
+};
 pub use credentials::{AuthHeader, DigestCredentials, parse_auth_header};
 pub use digest::{Algorithm, Challenge, Qop};
 pub use error::{DigestError, RegisterError, RowError};
