@@ -30,6 +30,18 @@ pub struct Metrics {
     pub rtp_send_errors: AtomicU64,
     /// RTP packets received (and for now dropped).
     pub rtp_packets_received: AtomicU64,
+    /// RTP packets relayed between the legs of bridged calls (transcoded ones included).
+    pub rtp_relayed: AtomicU64,
+    /// Of those, the ones transcoded between µ-law and A-law.
+    pub rtp_transcoded: AtomicU64,
+    /// Packets to a bridged call's port from a source other than the latched one (strict
+    /// RTP: a third party trying to inject or steal media).
+    pub rtp_dropped_strict: AtomicU64,
+    /// Packets to a bridged call's port that were not relayed for another reason: not RTP,
+    /// comfort noise, a payload type not negotiated, or an event the other leg cannot take.
+    pub rtp_relay_dropped: AtomicU64,
+    /// Packets not relayed because the receiving leg is on hold (expected, not loss).
+    pub rtp_relay_held: AtomicU64,
     /// Live SIP transactions.
     pub transactions: AtomicI64,
     /// Config reloads that took effect.
@@ -48,7 +60,7 @@ impl Metrics {
     /// The Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
-        let counters: [(&str, &str, &AtomicU64); 13] = [
+        let counters: [(&str, &str, &AtomicU64); 18] = [
             (
                 "vaxel_sip_messages_received_total",
                 "SIP messages received",
@@ -99,6 +111,31 @@ impl Metrics {
                 "vaxel_rtp_packets_received_total",
                 "RTP packets received",
                 &self.rtp_packets_received,
+            ),
+            (
+                "vaxel_rtp_relayed_total",
+                "RTP packets relayed between bridged legs",
+                &self.rtp_relayed,
+            ),
+            (
+                "vaxel_rtp_transcoded_total",
+                "Relayed RTP packets transcoded between PCMU and PCMA",
+                &self.rtp_transcoded,
+            ),
+            (
+                "vaxel_rtp_dropped_strict_total",
+                "RTP packets from a source other than the latched one",
+                &self.rtp_dropped_strict,
+            ),
+            (
+                "vaxel_rtp_relay_dropped_total",
+                "Packets on bridged ports not relayed: not RTP, CN, unknown payload type",
+                &self.rtp_relay_dropped,
+            ),
+            (
+                "vaxel_rtp_relay_held_total",
+                "RTP packets not relayed because the receiving leg is on hold",
+                &self.rtp_relay_held,
             ),
             (
                 "vaxel_reloads_total",

@@ -1,7 +1,10 @@
 //! ITU-T G.711 µ-law and A-law, bit-exact with the reference (Sun `g711.c`, as in ITU-T G.191).
 //!
 //! Decoding is a 256-entry table built at compile time; encoding is a short segment search,
-//! cheap enough that prompts are encoded once at load time anyway.
+//! cheap enough that prompts are encoded once at load time anyway. Transcoding µ-law <-> A-law
+//! (a media relay between legs that chose different laws) is one table lookup per byte.
+
+use std::sync::LazyLock;
 
 use crate::Codec;
 
@@ -139,6 +142,38 @@ pub fn decode(codec: Codec, bytes: &[u8], out: &mut Vec<i16>) {
     out.extend(bytes.iter().map(|&b| table[usize::from(b)]));
 }
 
+/// µ-law byte to the A-law byte of the same sample, for relaying between a PCMU leg and a
+/// PCMA leg without going through linear audio per packet. Built on first use from
+/// decode-then-encode, so it is exactly as lossy as transcoding through linear.
+static ULAW_TO_ALAW: LazyLock<[u8; 256]> =
+    LazyLock::new(|| std::array::from_fn(|i| alaw_encode(ULAW_TABLE[i])));
+/// The reverse of [`ULAW_TO_ALAW`].
+static ALAW_TO_ULAW: LazyLock<[u8; 256]> =
+    LazyLock::new(|| std::array::from_fn(|i| ulaw_encode(ALAW_TABLE[i])));
+
+/// One µ-law byte as A-law (same as `alaw_encode(ulaw_decode(byte))`, one table lookup).
+pub fn ulaw_to_alaw(byte: u8) -> u8 {
+    ULAW_TO_ALAW[usize::from(byte)]
+}
+
+/// One A-law byte as µ-law (same as `ulaw_encode(alaw_decode(byte))`, one table lookup).
+pub fn alaw_to_ulaw(byte: u8) -> u8 {
+    ALAW_TO_ULAW[usize::from(byte)]
+}
+
+/// Rewrites a `from` payload as `to` in place: what a media relay does to every packet
+/// between legs that negotiated different G.711 laws. A no-op when the codecs are equal.
+pub fn transcode(from: Codec, to: Codec, bytes: &mut [u8]) {
+    let table: &[u8; 256] = match (from, to) {
+        (Codec::Pcmu, Codec::Pcma) => &ULAW_TO_ALAW,
+        (Codec::Pcma, Codec::Pcmu) => &ALAW_TO_ULAW,
+        _ => return,
+    };
+    for b in bytes {
+        *b = table[usize::from(*b)];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +270,35 @@ mod tests {
                 assert_eq!(*d, scalar);
             }
         }
+    }
+
+    #[test]
+    fn transcoding_tables_match_decode_then_encode() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                ulaw_to_alaw(b),
+                alaw_encode(ulaw_decode(b)),
+                "µ->A {b:#04x}"
+            );
+            assert_eq!(
+                alaw_to_ulaw(b),
+                ulaw_encode(alaw_decode(b)),
+                "A->µ {b:#04x}"
+            );
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        let mut buf = all.clone();
+        transcode(Codec::Pcmu, Codec::Pcma, &mut buf);
+        assert!(buf.iter().zip(&all).all(|(t, &b)| *t == ulaw_to_alaw(b)));
+        let mut buf = all.clone();
+        transcode(Codec::Pcma, Codec::Pcmu, &mut buf);
+        assert!(buf.iter().zip(&all).all(|(t, &b)| *t == alaw_to_ulaw(b)));
+        let mut buf = all.clone();
+        transcode(Codec::Pcma, Codec::Pcma, &mut buf);
+        assert_eq!(buf, all);
+        // Silence stays silence: µ-law 0 is A-law's smallest step (+8), which µ-law can
+        // represent exactly.
+        assert_eq!(ulaw_to_alaw(0xFF), 0xD5);
+        assert_eq!(ulaw_decode(alaw_to_ulaw(0xD5)), 8);
     }
 }

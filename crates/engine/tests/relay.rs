@@ -1,0 +1,515 @@
+//! The media relay on real UDP sockets on 127.0.0.1: plain sockets play the phones, and the
+//! relay moves their RTP between its two ports per bridge. Waits are bounded; negative
+//! checks ("nothing arrived") are made after a positive signal that the packet was handled
+//! (a later packet arrived first, or a counter moved), never by sleeping.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use vaxel_engine::metrics::Metrics;
+use vaxel_engine::relay::{Relay, Side, Which};
+use vaxel_media::{Codec, g711, parse_rtp};
+
+const WAIT: Duration = Duration::from_secs(3);
+
+/// A phone's socket, blocking with a bounded wait.
+fn phone() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind phone");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    s
+}
+
+/// One of our relay ports, as the port pool hands them out.
+fn port() -> Arc<UdpSocket> {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind relay port");
+    s.set_nonblocking(true).expect("nonblocking");
+    Arc::new(s)
+}
+
+fn addr(s: &UdpSocket) -> SocketAddr {
+    s.local_addr().expect("local addr")
+}
+
+fn side(socket: &Arc<UdpSocket>, remote: SocketAddr, codec: Codec, event_pt: Option<u8>) -> Side {
+    Side {
+        socket: socket.clone(),
+        remote,
+        codec,
+        audio_pt: codec.payload_type(),
+        event_pt,
+        send: true,
+    }
+}
+
+fn rtp(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x80, (u8::from(marker) << 7) | pt];
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(&ts.to_be_bytes());
+    v.extend_from_slice(&ssrc.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// A received packet's fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Got {
+    pt: u8,
+    marker: bool,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    payload: Vec<u8>,
+    from: SocketAddr,
+}
+
+fn recv(s: &UdpSocket) -> Got {
+    let mut buf = [0u8; 2048];
+    let (n, from) = s
+        .recv_from(&mut buf)
+        .expect("a relayed packet within the wait");
+    let p = parse_rtp(&buf[..n]).expect("relayed packets are RTP");
+    Got {
+        pt: p.payload_type,
+        marker: p.marker,
+        seq: p.seq,
+        ts: p.timestamp,
+        ssrc: p.ssrc,
+        payload: p.payload.to_vec(),
+        from,
+    }
+}
+
+/// Nothing is queued on `s` right now.
+fn assert_empty(s: &UdpSocket) {
+    s.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 2048];
+    let r = s.recv_from(&mut buf);
+    s.set_nonblocking(false).expect("blocking");
+    assert!(r.is_err(), "unexpected packet: {r:?}");
+}
+
+/// Waits until `counter` reaches `want`.
+fn wait_for(counter: &AtomicU64, want: u64) {
+    let deadline = Instant::now() + WAIT;
+    while counter.load(Ordering::Relaxed) < want {
+        assert!(Instant::now() < deadline, "counter stuck below {want}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A bridged call: phone A <-> port A | relay | port B <-> phone B.
+struct Call {
+    relay: Relay,
+    metrics: Arc<Metrics>,
+    phone_a: UdpSocket,
+    phone_b: UdpSocket,
+    port_a: Arc<UdpSocket>,
+    port_b: Arc<UdpSocket>,
+}
+
+impl Call {
+    fn new(a: (Codec, Option<u8>), b: (Codec, Option<u8>)) -> Call {
+        let metrics = Arc::new(Metrics::default());
+        let relay = Relay::new(2, metrics.clone()).expect("relay");
+        let (phone_a, phone_b) = (phone(), phone());
+        let (port_a, port_b) = (port(), port());
+        relay.bridge(
+            1,
+            side(&port_a, addr(&phone_a), a.0, a.1),
+            side(&port_b, addr(&phone_b), b.0, b.1),
+        );
+        Call {
+            relay,
+            metrics,
+            phone_a,
+            phone_b,
+            port_a,
+            port_b,
+        }
+    }
+
+    fn a_sends(&self, pkt: &[u8]) {
+        self.phone_a
+            .send_to(pkt, addr(&self.port_a))
+            .expect("send from A");
+    }
+
+    fn b_sends(&self, pkt: &[u8]) {
+        self.phone_b
+            .send_to(pkt, addr(&self.port_b))
+            .expect("send from B");
+    }
+}
+
+#[test]
+fn same_codec_relays_both_ways_with_our_ssrc_and_continuous_numbering() {
+    let call = Call::new((Codec::Pcmu, Some(101)), (Codec::Pcmu, Some(96)));
+    let payload: Vec<u8> = (0..160).map(|i| i as u8).collect();
+    let mut to_b = Vec::new();
+    for i in 0..10u16 {
+        call.a_sends(&rtp(
+            0,
+            i == 5,
+            1000 + i,
+            50_000 + 160 * u32::from(i),
+            0xA,
+            &payload,
+        ));
+        to_b.push(recv(&call.phone_b));
+    }
+    // A new source on leg A (say, after a transfer): our stream to B carries on.
+    for i in 0..3u16 {
+        call.a_sends(&rtp(
+            0,
+            false,
+            7 + i,
+            9 + 160 * u32::from(i),
+            0xAA,
+            &payload,
+        ));
+        to_b.push(recv(&call.phone_b));
+    }
+    let ssrc = to_b[0].ssrc;
+    assert_ne!(ssrc, 0xA);
+    for (i, g) in to_b.iter().enumerate() {
+        assert_eq!(g.from, addr(&call.port_b), "sent from B's port");
+        assert_eq!(g.pt, 0);
+        assert_eq!(g.payload, payload);
+        assert_eq!(g.ssrc, ssrc, "one SSRC per direction");
+        assert_eq!(g.seq, to_b[0].seq.wrapping_add(i as u16), "continuous");
+        if i > 0 {
+            assert!(g.ts.wrapping_sub(to_b[i - 1].ts) >= 160);
+        }
+        if (1..10).contains(&i) {
+            assert_eq!(g.ts.wrapping_sub(to_b[i - 1].ts), 160);
+        }
+    }
+    assert!(to_b[5].marker, "marker passed through");
+    assert!(!to_b[4].marker && !to_b[6].marker);
+    assert!(to_b[10].marker, "a new source starts a talkspurt");
+
+    let mut to_a = Vec::new();
+    for i in 0..5u16 {
+        call.b_sends(&rtp(
+            0,
+            false,
+            60_000 + i,
+            160 * u32::from(i),
+            0xB,
+            &payload,
+        ));
+        to_a.push(recv(&call.phone_a));
+    }
+    for (i, g) in to_a.iter().enumerate() {
+        assert_eq!(g.from, addr(&call.port_a));
+        assert_eq!(g.payload, payload);
+        assert_eq!(g.ssrc, to_a[0].ssrc);
+        assert_eq!(g.seq, to_a[0].seq.wrapping_add(i as u16));
+        assert_eq!(g.ts, to_a[0].ts.wrapping_add(160 * i as u32));
+    }
+    assert!(to_a[0].ssrc != 0xB && to_a[0].ssrc != ssrc);
+    wait_for(&call.metrics.rtp_relayed, 18);
+    assert_eq!(call.metrics.rtp_transcoded.load(Ordering::Relaxed), 0);
+    assert!(
+        call.metrics
+            .render()
+            .contains("vaxel_rtp_relayed_total 18\n")
+    );
+    call.relay.shutdown();
+}
+
+#[test]
+fn different_laws_are_transcoded_both_ways() {
+    let call = Call::new((Codec::Pcmu, None), (Codec::Pcma, None));
+    let all: Vec<u8> = (0..=255).collect();
+    call.a_sends(&rtp(0, false, 1, 0, 1, &all));
+    let g = recv(&call.phone_b);
+    assert_eq!(g.pt, 8);
+    let want: Vec<u8> = all
+        .iter()
+        .map(|&b| g711::alaw_encode(g711::ulaw_decode(b)))
+        .collect();
+    assert_eq!(g.payload, want);
+
+    call.b_sends(&rtp(8, false, 1, 0, 2, &all));
+    let g = recv(&call.phone_a);
+    assert_eq!(g.pt, 0);
+    let want: Vec<u8> = all
+        .iter()
+        .map(|&b| g711::ulaw_encode(g711::alaw_decode(b)))
+        .collect();
+    assert_eq!(g.payload, want);
+    wait_for(&call.metrics.rtp_transcoded, 2);
+    call.relay.shutdown();
+}
+
+#[test]
+fn strict_rtp_drops_strangers_and_symmetric_rtp_answers_the_source() {
+    let metrics = Arc::new(Metrics::default());
+    let relay = Relay::new(2, metrics.clone()).expect("relay");
+    // Phone A is behind NAT: its SDP names a port it does not send from.
+    let sdp_a = phone();
+    let phone_a = phone();
+    let phone_b = phone();
+    let (port_a, port_b) = (port(), port());
+    relay.bridge(
+        7,
+        side(&port_a, addr(&sdp_a), Codec::Pcma, None),
+        side(&port_b, addr(&phone_b), Codec::Pcma, None),
+    );
+    // Before A is heard, media for A goes where its SDP said.
+    phone_b
+        .send_to(&rtp(8, false, 1, 0, 2, &[1; 160]), addr(&port_b))
+        .expect("send");
+    assert_eq!(recv(&sdp_a).payload, [1; 160]);
+    // A's first packet latches its real source...
+    phone_a
+        .send_to(&rtp(8, false, 1, 0, 1, &[2; 160]), addr(&port_a))
+        .expect("send");
+    assert_eq!(recv(&phone_b).payload, [2; 160]);
+    // ...and from then on B's media goes there, not to the SDP address.
+    phone_b
+        .send_to(&rtp(8, false, 2, 160, 2, &[3; 160]), addr(&port_b))
+        .expect("send");
+    let g = recv(&phone_a);
+    assert_eq!((g.payload, g.from), (vec![3; 160], addr(&port_a)));
+    assert_empty(&sdp_a);
+
+    // A stranger sending to A's port is not heard: B gets A's next packet, and only that.
+    let stranger = phone();
+    for i in 0..3u16 {
+        stranger
+            .send_to(&rtp(8, false, 100 + i, 0, 666, &[0x66; 160]), addr(&port_a))
+            .expect("send");
+    }
+    phone_a
+        .send_to(&rtp(8, false, 2, 160, 1, &[4; 160]), addr(&port_a))
+        .expect("send");
+    assert_eq!(recv(&phone_b).payload, [4; 160]);
+    assert_empty(&phone_b);
+    wait_for(&metrics.rtp_dropped_strict, 3);
+    assert!(
+        metrics
+            .render()
+            .contains("vaxel_rtp_dropped_strict_total 3\n")
+    );
+    // Nor does the stranger get B's media.
+    phone_b
+        .send_to(&rtp(8, false, 3, 320, 2, &[5; 160]), addr(&port_b))
+        .expect("send");
+    assert_eq!(recv(&phone_a).payload, [5; 160]);
+    assert_empty(&stranger);
+
+    // Garbage from the latched source is dropped and counted, not relayed.
+    phone_a
+        .send_to(&[0x40, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], addr(&port_a))
+        .expect("send");
+    phone_a.send_to(&[1, 2, 3], addr(&port_a)).expect("send");
+    phone_a
+        .send_to(&rtp(8, false, 3, 320, 1, &[6; 160]), addr(&port_a))
+        .expect("send");
+    assert_eq!(recv(&phone_b).payload, [6; 160]);
+    wait_for(&metrics.rtp_relay_dropped, 2);
+
+    // A re-INVITE with A's same address keeps the latch; a new address starts over.
+    relay.update(7, Which::A, side(&port_a, addr(&sdp_a), Codec::Pcma, None));
+    stranger
+        .send_to(&rtp(8, false, 200, 0, 666, &[0x66; 160]), addr(&port_a))
+        .expect("send");
+    phone_a
+        .send_to(&rtp(8, false, 4, 480, 1, &[7; 160]), addr(&port_a))
+        .expect("send");
+    assert_eq!(recv(&phone_b).payload, [7; 160]);
+    wait_for(&metrics.rtp_dropped_strict, 4);
+    let moved = phone();
+    relay.update(7, Which::A, side(&port_a, addr(&moved), Codec::Pcma, None));
+    moved
+        .send_to(&rtp(8, false, 1, 0, 9, &[8; 160]), addr(&port_a))
+        .expect("send");
+    assert_eq!(recv(&phone_b).payload, [8; 160]);
+    phone_b
+        .send_to(&rtp(8, false, 4, 480, 2, &[9; 160]), addr(&port_b))
+        .expect("send");
+    assert_eq!(recv(&moved).payload, [9; 160]);
+    relay.shutdown();
+}
+
+#[test]
+fn telephone_events_pass_through_with_the_payload_type_mapped() {
+    let call = Call::new((Codec::Pcmu, Some(101)), (Codec::Pcma, Some(96)));
+    // Digit 5, end bit, volume 10, duration 800: untouched, even across laws.
+    let event = [5u8, 0x8A, 0x03, 0x20];
+    call.a_sends(&rtp(0, false, 1, 0, 1, &[0xFF; 160]));
+    let audio = recv(&call.phone_b);
+    call.a_sends(&rtp(101, true, 2, 160, 1, &event));
+    let g = recv(&call.phone_b);
+    assert_eq!(
+        (g.pt, g.marker, g.payload.as_slice()),
+        (96, true, &event[..])
+    );
+    assert_eq!(g.seq, audio.seq.wrapping_add(1), "same stream as the audio");
+    assert_eq!(g.ts, audio.ts.wrapping_add(160));
+    assert_eq!(g.ssrc, audio.ssrc);
+
+    call.b_sends(&rtp(96, true, 1, 0, 2, &event));
+    let g = recv(&call.phone_a);
+    assert_eq!((g.pt, g.payload.as_slice()), (101, &event[..]));
+
+    // Leg B renegotiates without telephone-event: A's events are dropped, audio still flows.
+    call.relay.update(
+        1,
+        Which::B,
+        side(&call.port_b, addr(&call.phone_b), Codec::Pcma, None),
+    );
+    call.a_sends(&rtp(101, false, 3, 160, 1, &event));
+    call.a_sends(&rtp(0, false, 4, 320, 1, &[0xFF; 160]));
+    let g = recv(&call.phone_b);
+    assert_eq!(g.pt, 8);
+    wait_for(&call.metrics.rtp_relay_dropped, 1);
+    // Comfort noise and unknown payload types are dropped too.
+    call.a_sends(&rtp(13, false, 5, 480, 1, &[0x40]));
+    call.a_sends(&rtp(18, false, 6, 480, 1, &[0; 20]));
+    call.a_sends(&rtp(0, false, 7, 480, 1, &[0xFF; 160]));
+    assert_eq!(recv(&call.phone_b).pt, 8);
+    assert_empty(&call.phone_b);
+    wait_for(&call.metrics.rtp_relay_dropped, 3);
+    call.relay.shutdown();
+}
+
+#[test]
+fn hold_stops_media_to_the_held_leg_and_resume_restores_it() {
+    let call = Call::new((Codec::Pcma, None), (Codec::Pcma, None));
+    call.a_sends(&rtp(8, false, 1, 0, 1, &[1; 160]));
+    let before = recv(&call.phone_b);
+    // B puts the call on hold (a=sendonly): B's music still reaches A, nothing goes to B.
+    let mut held = side(&call.port_b, addr(&call.phone_b), Codec::Pcma, None);
+    held.send = false;
+    call.relay.update(1, Which::B, held);
+    for i in 0..5u16 {
+        call.a_sends(&rtp(8, false, 2 + i, 160 * u32::from(1 + i), 1, &[2; 160]));
+    }
+    wait_for(&call.metrics.rtp_relay_held, 5);
+    assert_empty(&call.phone_b);
+    call.b_sends(&rtp(8, false, 1, 0, 2, &[3; 160]));
+    assert_eq!(recv(&call.phone_a).payload, [3; 160]);
+
+    call.relay.update(
+        1,
+        Which::B,
+        side(&call.port_b, addr(&call.phone_b), Codec::Pcma, None),
+    );
+    call.a_sends(&rtp(8, false, 7, 160 * 6, 1, &[4; 160]));
+    let after = recv(&call.phone_b);
+    assert_eq!(after.payload, [4; 160]);
+    assert_eq!(after.ssrc, before.ssrc);
+    assert_eq!(
+        after.seq,
+        before.seq.wrapping_add(1),
+        "no hole for the held packets"
+    );
+    assert!(after.marker);
+    assert!(after.ts.wrapping_sub(before.ts) >= 160);
+    call.relay.shutdown();
+}
+
+#[test]
+fn unbridge_stops_relaying_and_releases_the_sockets() {
+    let call = Call::new((Codec::Pcmu, None), (Codec::Pcmu, None));
+    call.a_sends(&rtp(0, false, 1, 0, 1, &[1; 160]));
+    recv(&call.phone_b);
+    call.relay.unbridge(1);
+    let deadline = Instant::now() + WAIT;
+    while Arc::strong_count(&call.port_a) > 1 || Arc::strong_count(&call.port_b) > 1 {
+        assert!(Instant::now() < deadline, "relay kept the sockets");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Nobody reads our port any more: the packet is still there for us to find.
+    call.a_sends(&rtp(0, false, 2, 160, 1, &[2; 160]));
+    call.port_a.set_nonblocking(false).expect("blocking");
+    call.port_a.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut buf = [0u8; 256];
+    let (n, _) = call.port_a.recv_from(&mut buf).expect("unread packet");
+    assert_eq!(n, 172);
+    assert_empty(&call.phone_b);
+    call.relay.shutdown();
+}
+
+#[test]
+fn two_hundred_bridges_on_two_threads_all_relay() {
+    const CALLS: u64 = 200;
+    const PACKETS: u16 = 5;
+    let metrics = Arc::new(Metrics::default());
+    let relay = Relay::new(2, metrics.clone()).expect("relay");
+    let mut calls = Vec::new();
+    for id in 0..CALLS {
+        let (pa, pb) = (phone(), phone());
+        let (ra, rb) = (port(), port());
+        let codec_b = if id % 2 == 0 {
+            Codec::Pcmu
+        } else {
+            Codec::Pcma
+        };
+        relay.bridge(
+            id,
+            side(&ra, addr(&pa), Codec::Pcmu, Some(101)),
+            side(&rb, addr(&pb), codec_b, Some(96)),
+        );
+        calls.push((pa, pb, ra, rb, codec_b));
+    }
+    // Every call sends both ways before anyone reads: the relay sees 400 busy sockets.
+    for (id, (pa, pb, ra, rb, codec_b)) in calls.iter().enumerate() {
+        for i in 0..PACKETS {
+            let ts = 160 * u32::from(i);
+            let tag = [id as u8; 160];
+            pa.send_to(&rtp(0, false, i, ts, 1, &tag), addr(ra))
+                .expect("send");
+            pb.send_to(
+                &rtp(codec_b.payload_type(), false, i, ts, 2, &tag),
+                addr(rb),
+            )
+            .expect("send");
+        }
+    }
+    for (id, (pa, pb, _, _, codec_b)) in calls.iter().enumerate() {
+        let tag = [id as u8; 160];
+        let mut to_b = tag.to_vec();
+        g711::transcode(Codec::Pcmu, *codec_b, &mut to_b);
+        let mut to_a = tag.to_vec();
+        g711::transcode(*codec_b, Codec::Pcmu, &mut to_a);
+        for i in 0..PACKETS {
+            let g = recv(pb);
+            assert_eq!(
+                (g.pt, &g.payload),
+                (codec_b.payload_type(), &to_b),
+                "call {id}"
+            );
+            let g2 = recv(pa);
+            assert_eq!((g2.pt, &g2.payload), (0, &to_a), "call {id}");
+            let _ = i;
+        }
+    }
+    wait_for(&metrics.rtp_relayed, CALLS * 2 * u64::from(PACKETS));
+    assert_eq!(metrics.rtp_dropped_strict.load(Ordering::Relaxed), 0);
+    assert_eq!(metrics.rtp_relay_dropped.load(Ordering::Relaxed), 0);
+    assert_eq!(metrics.rtp_send_errors.load(Ordering::Relaxed), 0);
+    relay.shutdown();
+}
+
+#[test]
+fn shutdown_releases_every_socket_and_later_commands_are_ignored() {
+    let call = Call::new((Codec::Pcmu, None), (Codec::Pcmu, None));
+    call.a_sends(&rtp(0, false, 1, 0, 1, &[1; 160]));
+    recv(&call.phone_b);
+    call.relay.shutdown();
+    assert_eq!(Arc::strong_count(&call.port_a), 1);
+    assert_eq!(Arc::strong_count(&call.port_b), 1);
+    call.relay.unbridge(1);
+    call.relay.bridge(
+        2,
+        side(&call.port_a, addr(&call.phone_a), Codec::Pcmu, None),
+        side(&call.port_b, addr(&call.phone_b), Codec::Pcmu, None),
+    );
+    call.relay.shutdown();
+}
