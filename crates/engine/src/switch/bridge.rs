@@ -283,7 +283,7 @@ impl Switch {
             l.answer = Some(n);
         }
         let to_tag = response.to().ok().and_then(|t| t.tag().map(str::to_string));
-        if status >= 200 && status < 300 && l.confirmed {
+        if (200..300).contains(&status) && l.confirmed {
             if l.dialog.as_ref().and_then(|d| d.remote_tag.clone()) != to_tag {
                 // A second 2xx from another fork behind the same leg: we want one callee.
                 let (invite, peer) = (l.invite.clone(), l.peer);
