@@ -20,7 +20,6 @@ fn read(path: &Path) -> String {
 }
 
 #[test]
-#[ignore = "needs switch hooks"]
 fn a_registering_trunk_answers_the_challenge_and_refreshes() {
     let operator = free_sip_port();
     let work = common::TestDir::new("trunk-register-sipp");

@@ -152,6 +152,8 @@ pub struct Switch {
     call_timers: BinaryHeap<Reverse<(Instant, u64, u64)>>,
     next_call: u64,
     shutting_down: bool,
+    /// Registrations of the trunks with `register = true`.
+    trunks: crate::trunk::TrunkRegistrations,
 }
 
 impl Switch {
@@ -176,6 +178,8 @@ impl Switch {
         let tz = time_zone(&plan.server.timezone);
         let mut core = Core::new(TimerConfig::default());
         core.set_force_rport(true);
+        let trunks =
+            crate::trunk::TrunkRegistrations::new(Instant::now(), &plan.trunks, &transports);
         Switch {
             core,
             media_ip: plan.server.media_address,
@@ -215,6 +219,7 @@ impl Switch {
             call_timers: BinaryHeap::new(),
             next_call: 1,
             shutting_down: false,
+            trunks,
         }
     }
 
@@ -237,6 +242,7 @@ impl Switch {
             call,
             bridge,
             Some(self.next_qualify),
+            self.trunks.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -249,6 +255,8 @@ impl Switch {
             warn!("[server] settings changed: they take effect at the next restart");
         }
         self.tz = time_zone(&plan.server.timezone);
+        self.trunks
+            .reload(Instant::now(), &plan.trunks, &self.transports);
         self.plan = plan;
     }
 
@@ -286,6 +294,8 @@ impl Switch {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.core.handle_timeout(now);
         self.drain(now);
+        self.trunks
+            .on_timeout(now, &mut self.core, &self.transports);
         if now >= self.next_qualify {
             self.next_qualify = now + QUALIFY_EVERY;
             self.qualify(now);
@@ -430,6 +440,7 @@ impl Switch {
         for id in ids {
             self.hang_up(now, id, EndReason::Shutdown);
         }
+        self.trunks.shutdown(now, &mut self.core, &self.transports);
         self.drain(now);
     }
 
@@ -473,6 +484,13 @@ impl Switch {
                 }
             }
             TuEvent::AckTimeout { .. } => {}
+            TuEvent::Response { txn, response } if self.trunks.owns(txn) => {
+                self.trunks
+                    .on_response(now, txn, &response, &mut self.core, &self.transports);
+            }
+            TuEvent::Timeout { txn } if self.trunks.owns(txn) => {
+                self.trunks.on_txn_timeout(now, txn);
+            }
             TuEvent::Response { txn, .. } if self.qualifies.contains_key(&txn) => {
                 // Any answer, even an error, shows the phone is there.
                 if let Some((user, contact)) = self.qualifies.remove(&txn) {

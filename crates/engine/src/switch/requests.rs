@@ -208,8 +208,18 @@ impl Switch {
                 }
             }
         }
-        let callee = req.uri.user_unescaped().unwrap_or_default();
-        let route = plan.route_number(&callee);
+        let mut callee = req.uri.user_unescaped().unwrap_or_default();
+        let mut route = plan.route_number(&callee);
+        if route.is_none() && from_trunk {
+            // An operator we register with sends calls to our Contact (its user part is the
+            // trunk's username): the number called is in To.
+            if let Some(to) = req.to().ok().and_then(|t| t.uri.user_unescaped()) {
+                if let Some(r) = plan.route_number(&to) {
+                    route = Some(r);
+                    callee = to;
+                }
+            }
+        }
         // A phone may dial any outside number: it goes to the trunk. Callers from a trunk
         // reach only our own numbers.
         let outside = route.is_none()
