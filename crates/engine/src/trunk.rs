@@ -649,7 +649,7 @@ pub fn authorize_retry(
         "CSeq",
         format!("{} {}", cseq.seq.checked_add(1)?, cseq.method),
     );
-    if let Ok(mut via) = retry.top_via() {
+    if let Ok(mut via) = retry.top_via().cloned() {
         via.params
             .retain(|(k, _)| !k.eq_ignore_ascii_case("branch"));
         retry.headers.set("Via", via.to_string());

@@ -419,7 +419,7 @@ fn corpus(name: &str) -> Request {
 
 fn register_corpus(name: &str) -> (Registrar, Vec<Binding>) {
     let req = corpus(name);
-    let user = req.to().unwrap().uri.user.unwrap();
+    let user = req.to().unwrap().uri.user.clone().unwrap();
     let mut r = registrar();
     let res = r
         .register(1000, &user, &req, src(), Transport::Udp)

@@ -1,6 +1,12 @@
 //! Header fields in the order received, looked up case-insensitively and by compact form.
 
+use std::sync::OnceLock;
+
+use crate::error::ParseError;
 use crate::lex::split_top;
+use crate::message::CSeq;
+use crate::name_addr::NameAddr;
+use crate::via::Via;
 
 /// Compact forms (RFC 3261 §7.3.3 and later RFCs) and their full names.
 const COMPACT: &[(char, &str)] = &[
@@ -47,17 +53,62 @@ pub fn same_name(a: &str, b: &str) -> bool {
 }
 
 /// An ordered list of header fields; names are kept as received for pass-through.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// The headers every layer reads (top Via, From, To, CSeq) are parsed once, on first use,
+/// and kept until a header of that name changes: a message used to be parsed two or three
+/// times on its way through the parser's checks, the transaction layer and the switch.
+#[derive(Debug, Clone, Default)]
 pub struct Headers {
     list: Vec<(String, String)>,
+    parsed: Parsed,
 }
+
+/// The typed values of the headers read on every message, parsed on first use.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Parsed {
+    pub(crate) top_via: OnceLock<Result<Via, ParseError>>,
+    pub(crate) from: OnceLock<Result<NameAddr, ParseError>>,
+    pub(crate) to: OnceLock<Result<NameAddr, ParseError>>,
+    pub(crate) cseq: OnceLock<Result<CSeq, ParseError>>,
+}
+
+impl Parsed {
+    /// Forgets what depends on header `name`.
+    fn invalidate(&mut self, name: &str) {
+        match canonical_or_self(name) {
+            n if n.eq_ignore_ascii_case("Via") => self.top_via = OnceLock::new(),
+            n if n.eq_ignore_ascii_case("From") => self.from = OnceLock::new(),
+            n if n.eq_ignore_ascii_case("To") => self.to = OnceLock::new(),
+            n if n.eq_ignore_ascii_case("CSeq") => self.cseq = OnceLock::new(),
+            _ => {}
+        }
+    }
+}
+
+fn canonical_or_self(name: &str) -> &str {
+    canonical(name)
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.list == other.list
+    }
+}
+
+impl Eq for Headers {}
 
 impl Headers {
     /// Room for `n` lines without reallocating.
     pub(crate) fn with_capacity(n: usize) -> Headers {
         Headers {
             list: Vec::with_capacity(n),
+            parsed: Parsed::default(),
         }
+    }
+
+    /// The parse cache (see [`Headers`]).
+    pub(crate) fn parsed(&self) -> &Parsed {
+        &self.parsed
     }
 
     /// The first value of a header.
@@ -92,11 +143,13 @@ impl Headers {
 
     /// Appends a header line.
     pub fn push(&mut self, name: &str, value: impl Into<String>) {
+        self.parsed.invalidate(name);
         self.list.push((name.to_string(), value.into()));
     }
 
     /// Replaces every line of that name with one (in the place of the first).
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.parsed.invalidate(name);
         let value = value.into();
         match self.list.iter().position(|(n, _)| same_name(n, name)) {
             Some(i) => {
@@ -117,8 +170,25 @@ impl Headers {
         }
     }
 
+    /// Replaces the topmost Via value (the first value of the first Via line) and keeps it
+    /// parsed; the other Via values stay as they were, in place.
+    pub fn replace_top_via(&mut self, via: Via) {
+        let Some(slot) = self.list.iter_mut().find(|(n, _)| same_name(n, "Via")) else {
+            self.push("Via", via.to_string());
+            return;
+        };
+        let mut value = via.to_string();
+        for rest in split_top(&slot.1, ',').into_iter().skip(1) {
+            value.push_str(", ");
+            value.push_str(rest.trim_matches([' ', '\t']));
+        }
+        slot.1 = value;
+        self.parsed.top_via = OnceLock::from(Ok(via));
+    }
+
     /// Removes every line of that name.
     pub fn remove(&mut self, name: &str) {
+        self.parsed.invalidate(name);
         self.list.retain(|(n, _)| !same_name(n, name));
     }
 

@@ -93,24 +93,34 @@ pub trait SipMessage {
     /// The header fields.
     fn headers(&self) -> &Headers;
 
-    /// The topmost Via value.
-    fn top_via(&self) -> Result<Via, ParseError> {
-        let v = self
-            .headers()
-            .values("Via")
-            .into_iter()
-            .next()
-            .ok_or_else(|| missing("Via"))?;
-        Via::parse(v)
+    /// The topmost Via value (parsed once per message).
+    fn top_via(&self) -> Result<&Via, ParseError> {
+        let h = self.headers();
+        h.parsed()
+            .top_via
+            .get_or_init(|| {
+                let v = h
+                    .values("Via")
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| missing("Via"))?;
+                Via::parse(v)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Every Via value, top first.
     fn vias(&self) -> Result<Vec<Via>, ParseError> {
-        self.headers()
-            .values("Via")
-            .into_iter()
-            .map(Via::parse)
-            .collect()
+        let values = self.headers().values("Via");
+        let mut out = Vec::with_capacity(values.len());
+        if !values.is_empty() {
+            out.push(self.top_via()?.clone());
+        }
+        for v in values.into_iter().skip(1) {
+            out.push(Via::parse(v)?);
+        }
+        Ok(out)
     }
 
     /// Call-ID: one `word[@word]`, so never empty and never holding white space or a comma
@@ -128,18 +138,33 @@ pub trait SipMessage {
     }
 
     /// CSeq.
-    fn cseq(&self) -> Result<CSeq, ParseError> {
-        CSeq::parse(self.headers().get("CSeq").ok_or_else(|| missing("CSeq"))?)
+    fn cseq(&self) -> Result<&CSeq, ParseError> {
+        let h = self.headers();
+        h.parsed()
+            .cseq
+            .get_or_init(|| CSeq::parse(h.get("CSeq").ok_or_else(|| missing("CSeq"))?))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
-    /// From.
-    fn from(&self) -> Result<NameAddr, ParseError> {
-        NameAddr::parse(self.headers().get("From").ok_or_else(|| missing("From"))?)
+    /// From (parsed once per message).
+    fn from(&self) -> Result<&NameAddr, ParseError> {
+        let h = self.headers();
+        h.parsed()
+            .from
+            .get_or_init(|| NameAddr::parse(h.get("From").ok_or_else(|| missing("From"))?))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
-    /// To.
-    fn to(&self) -> Result<NameAddr, ParseError> {
-        NameAddr::parse(self.headers().get("To").ok_or_else(|| missing("To"))?)
+    /// To (parsed once per message).
+    fn to(&self) -> Result<&NameAddr, ParseError> {
+        let h = self.headers();
+        h.parsed()
+            .to
+            .get_or_init(|| NameAddr::parse(h.get("To").ok_or_else(|| missing("To"))?))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Contact values; `*` (un-REGISTER all) yields an empty list.

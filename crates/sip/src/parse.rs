@@ -110,7 +110,11 @@ pub(crate) struct Head {
 /// Unfolds the head and splits it into the start line and header fields. A bad header
 /// line is kept aside so that a 400 can still copy the good ones.
 pub(crate) fn read_head(head: &[u8]) -> Result<Head, ParseError> {
-    let head = String::from_utf8_lossy(head);
+    // Valid UTF-8 is the rule: the SIMD check, and the lossy copy only for the exceptions.
+    let head = match std::str::from_utf8(head) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(head),
+    };
     let lines = unfold(&head);
     let mut headers = Headers::with_capacity(lines.len());
     let mut lines = lines.into_iter();

@@ -434,7 +434,8 @@ fn transports_keeps_all_five_vias() {
 
 #[test]
 fn lwsdisp_display_name_without_space() {
-    let from = request("lwsdisp.dat").from().unwrap();
+    let req = request("lwsdisp.dat");
+    let from = req.from().unwrap();
     assert_eq!(from.display.as_deref(), Some("caller"));
     assert_eq!(from.uri.user.as_deref(), Some("caller"));
     assert_eq!(from.tag(), Some("323"));
@@ -452,7 +453,7 @@ fn wsinv_tortuous_whitespace() {
     assert_eq!(from.display.as_deref(), Some("J Rosenberg \\\""));
     assert_eq!(from.tag(), Some("98asjd8"));
     let cseq = req.cseq().unwrap();
-    assert_eq!((cseq.seq, cseq.method), (9, Method::Invite));
+    assert_eq!((cseq.seq, &cseq.method), (9, &Method::Invite));
     assert_eq!(req.max_forwards().unwrap(), Some(68));
     let vias = req.vias().unwrap();
     let got: Vec<(&str, &str, Option<&str>)> = vias

@@ -183,10 +183,16 @@ fn port_outside_the_brackets_only() {
 
 #[test]
 fn via_received_with_and_without_brackets() {
-    let via = request("via-received-param-with-delim").top_via().unwrap();
+    let via = request("via-received-param-with-delim")
+        .top_via()
+        .cloned()
+        .unwrap();
     assert_eq!(via.received(), Some("[2001:db8::9:255]"));
     assert_eq!(via.branch(), Some("z9hG4bKas3-111"));
-    let via = request("via-received-param-no-delim").top_via().unwrap();
+    let via = request("via-received-param-no-delim")
+        .top_via()
+        .cloned()
+        .unwrap();
     assert_eq!(via.received(), Some("2001:db8::9:255"));
     assert_eq!(via.branch(), Some("z9hG4bKas3"));
 }

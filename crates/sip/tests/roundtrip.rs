@@ -96,8 +96,8 @@ fn typed_values_display_and_reparse() {
             assert_eq!(Via::parse(&via.to_string()).unwrap(), via, "{name}");
         }
         let mut addrs = req.contacts().unwrap();
-        addrs.push(req.from().unwrap());
-        addrs.push(req.to().unwrap());
+        addrs.push(req.from().unwrap().clone());
+        addrs.push(req.to().unwrap().clone());
         for a in addrs {
             // Display names with control characters (intmeth) print as quoted-pairs.
             let printed = a.to_string();

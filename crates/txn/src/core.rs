@@ -695,8 +695,8 @@ impl Core {
 /// RFC 3261 §18.2.1 and RFC 3581: mark the top Via with the address the request really came
 /// from, so that responses built from it find their way back (§18.2.2).
 fn stamp_received(req: &mut Request, peer: &Peer, force_rport: bool) {
-    let Ok(mut vias) = req.vias() else { return };
-    let Some(top) = vias.first_mut() else { return };
+    let Ok(top) = req.top_via() else { return };
+    let mut top = top.clone();
     let ip = peer.addr.ip().to_string();
     let host = top.host.trim_start_matches('[').trim_end_matches(']');
     let mut changed = false;
@@ -709,10 +709,7 @@ fn stamp_received(req: &mut Request, peer: &Peer, force_rport: bool) {
         changed = true;
     }
     if changed {
-        req.headers.remove("Via");
-        for v in &vias {
-            req.headers.push("Via", v.to_string());
-        }
+        req.headers.replace_top_via(top);
     }
 }
 

@@ -59,10 +59,16 @@ impl Dialog {
             .call_id()
             .map_err(|_| DialogError::Malformed("Call-ID"))?
             .to_string();
-        let remote = req.from().map_err(|_| DialogError::Malformed("From"))?;
-        let mut local = req.to().map_err(|_| DialogError::Malformed("To"))?;
+        let remote = req
+            .from()
+            .cloned()
+            .map_err(|_| DialogError::Malformed("From"))?;
+        let mut local = req
+            .to()
+            .cloned()
+            .map_err(|_| DialogError::Malformed("To"))?;
         local.params.retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
-        let CSeq { seq, .. } = req.cseq().map_err(|_| DialogError::Malformed("CSeq"))?;
+        let &CSeq { seq, .. } = req.cseq().map_err(|_| DialogError::Malformed("CSeq"))?;
         let remote_target = match req.contacts() {
             Ok(c) => c.into_iter().next().map(|c| c.uri),
             Err(_) => None,
@@ -100,14 +106,20 @@ impl Dialog {
             .call_id()
             .map_err(|_| DialogError::Malformed("Call-ID"))?
             .to_string();
-        let mut local = invite.from().map_err(|_| DialogError::Malformed("From"))?;
+        let mut local = invite
+            .from()
+            .cloned()
+            .map_err(|_| DialogError::Malformed("From"))?;
         let local_tag = local
             .tag()
             .ok_or(DialogError::Malformed("From tag"))?
             .to_string();
         local.params.retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
-        let remote = response.to().map_err(|_| DialogError::Malformed("To"))?;
-        let CSeq { seq, .. } = invite.cseq().map_err(|_| DialogError::Malformed("CSeq"))?;
+        let remote = response
+            .to()
+            .cloned()
+            .map_err(|_| DialogError::Malformed("To"))?;
+        let &CSeq { seq, .. } = invite.cseq().map_err(|_| DialogError::Malformed("CSeq"))?;
         let remote_target = match response.contacts() {
             Ok(c) => c.into_iter().next().map(|c| c.uri),
             Err(_) => None,

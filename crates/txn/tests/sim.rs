@@ -19,7 +19,7 @@ impl World {
     fn respond(&mut self, txn: ServerTxn, status: u16, to_tag: &str) {
         let req = self.last_request();
         let mut resp = Response::for_request(&req, status);
-        let mut to = resp.to().expect("to");
+        let mut to = resp.to().cloned().expect("to");
         to.set_tag(to_tag);
         resp.headers.set("To", to.to_string());
         self.core.respond(self.now, txn, resp).expect("respond");
@@ -385,7 +385,7 @@ fn responses_follow_rport_and_received() {
         nat,
     );
     let t = w.server_txn();
-    let via = w.last_request().top_via().expect("via");
+    let via = w.last_request().top_via().cloned().expect("via");
     assert_eq!(via.received(), Some("10.0.0.9"));
     assert_eq!(via.rport(), Some(Some(40123)));
     w.respond(t, 486, "x");

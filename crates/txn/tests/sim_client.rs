@@ -118,7 +118,7 @@ Content-Length: 0
 fn answer(invite: &Request, status: u16, tag: &str) -> Response {
     let mut resp = Response::for_request(invite, status);
     if status > 100 {
-        let mut to = resp.to().expect("to");
+        let mut to = resp.to().cloned().expect("to");
         to.set_tag(tag);
         resp.headers.set("To", to.to_string());
         resp.headers
@@ -289,7 +289,7 @@ fn uac_dialogs_per_fork_and_their_acks() {
     let via = Via::parse("SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bKack1").expect("via");
     let ack = d1.ack(via.clone());
     assert_eq!(ack.uri.to_string(), "sip:bob-f1@192.0.2.10:5070");
-    assert_eq!(ack.top_via().expect("via"), via);
+    assert_eq!(ack.top_via().expect("via"), &via);
     let cseq = ack.cseq().expect("cseq");
     assert_eq!((cseq.seq, cseq.method.as_str()), (7, "ACK"));
     assert_eq!(ack.from().expect("from").tag(), Some("ours"));

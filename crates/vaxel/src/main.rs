@@ -11,6 +11,11 @@ use vaxel_engine::{PromptLoader, RunOptions, load_plan};
 
 mod api;
 
+/// mimalloc: a SIP message is dozens of small strings, and glibc's malloc/free were a fifth
+/// of the switch's instructions on the busy route (callgrind, docs/decisions.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// vaxel: a SIP call-routing engine for business switchboards.
 #[derive(Parser)]
 #[command(name = "vaxel", version, about)]

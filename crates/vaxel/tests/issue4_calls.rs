@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 #[path = "support/env.rs"]
 mod env;
-use env::{TestDir, VAXEL, free_sip_port, free_tcp_port, free_udp_pair, repo_root};
+use env::{TestDir, VAXEL, free_sip_port, free_tcp_port, repo_root};
 
 /// The switchboard under test, with a trunk whose operator (a SIPp) listens on `operator`.
 struct Vaxel {
@@ -196,6 +196,22 @@ impl Endpoint {
     }
 }
 
+/// An even port on `ip` with the next two free too (SIPp's audio, RTCP and video ports).
+fn free_media_ports(ip: &str) -> u16 {
+    for _ in 0..200 {
+        let a = UdpSocket::bind((ip, 0)).expect("bind udp");
+        let port = a.local_addr().expect("addr").port();
+        if port < 65000
+            && port % 2 == 0
+            && UdpSocket::bind((ip, port + 1)).is_ok()
+            && UdpSocket::bind((ip, port + 2)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free media ports on {ip}");
+}
+
 /// One SIPp run; `remote` is None for a callee (it waits for vaxel).
 fn sipp(dir: &Path, name: &str, at: Endpoint, remote: Option<SocketAddr>, extra: &[&str]) -> Child {
     let tag = format!("{name}-{}-{}", at.ip, at.port);
@@ -207,7 +223,7 @@ fn sipp(dir: &Path, name: &str, at: Endpoint, remote: Option<SocketAddr>, extra:
     cmd.arg("-sf")
         .arg(scenario(name))
         .args(["-m", "1", "-i", at.ip, "-p", &at.port.to_string()])
-        .args(["-mi", at.ip, "-mp", &free_udp_pair().to_string()])
+        .args(["-mi", at.ip, "-mp", &free_media_ports(at.ip).to_string()])
         .args([
             "-timeout",
             "30s",
@@ -383,16 +399,134 @@ fn a_reinvite_for_hold_is_answered_for_its_leg() {
     );
 }
 
+/// A phone driven by hand on a UDP socket, for races SIPp cannot script: it reads what
+/// vaxel sends and answers exactly when the test says.
+struct RawPhone {
+    sock: UdpSocket,
+}
+
+impl RawPhone {
+    /// Registers `at` with SIPp, then takes over its address.
+    fn register(dir: &Path, v: &Vaxel, ip: &'static str, who: (&str, &str, &str)) -> RawPhone {
+        let at = Endpoint::new(ip);
+        register(dir, v, at, who.0, who.1, who.2);
+        let sock = UdpSocket::bind((at.ip, at.port)).expect("bind the registered address");
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        RawPhone { sock }
+    }
+
+    /// The next request vaxel sends (OPTIONS qualifies are answered and skipped).
+    fn next_request(&self, within: Duration) -> Option<(String, SocketAddr)> {
+        let deadline = Instant::now() + within;
+        let mut buf = [0u8; 8192];
+        while Instant::now() < deadline {
+            let Ok((n, from)) = self.sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.starts_with("SIP/2.0") {
+                continue;
+            }
+            if text.starts_with("OPTIONS") {
+                self.reply(&text, from, "200 OK", "");
+                continue;
+            }
+            return Some((text, from));
+        }
+        None
+    }
+
+    /// Sends a response to `req` (Via, From, To with our tag, Call-ID, CSeq copied).
+    fn reply(&self, req: &str, to: SocketAddr, status: &str, extra: &str) {
+        let mut out = format!("SIP/2.0 {status}\r\n");
+        for line in req.lines() {
+            let name = line.split(':').next().unwrap_or("").trim();
+            if ["Via", "From", "Call-ID", "CSeq"].contains(&name) {
+                out.push_str(line.trim_end());
+                out.push_str("\r\n");
+            } else if name == "To" {
+                out.push_str(line.trim_end());
+                if !line.contains("tag=") {
+                    out.push_str(";tag=raw1");
+                }
+                out.push_str("\r\n");
+            }
+        }
+        out.push_str(extra);
+        let me = self.sock.local_addr().expect("addr");
+        if status.starts_with("200") && req.starts_with("INVITE") {
+            let sdp = format!(
+                "v=0\r\no=raw 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+                ip = me.ip(),
+                port = me.port() + 2
+            );
+            out.push_str(&format!(
+                "Contact: <sip:raw@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+                sdp.len()
+            ));
+        } else {
+            out.push_str("Content-Length: 0\r\n\r\n");
+        }
+        self.sock.send_to(out.as_bytes(), to).expect("send");
+    }
+}
+
 #[test]
 fn forking_rings_every_phone_and_a_second_200_is_acked_and_byed() {
     let dir = TestDir::new("forking");
     let v = Vaxel::start(dir.path(), 9);
-    let (c1_at, c1) = callee(dir.path(), &v, "127.0.0.4", "callee_answer", CECILIA);
-    let (c2_at, c2) = callee(dir.path(), &v, "127.0.0.5", "callee_answer", CECILIA);
+    let p1 = RawPhone::register(dir.path(), &v, "127.0.0.4", CECILIA);
+    let p2 = RawPhone::register(dir.path(), &v, "127.0.0.5", CECILIA);
     let (a_at, a) = anna_calls(dir.path(), &v, "phone_call", "1003");
+    let wait = Duration::from_secs(10);
+    let (i1, from1) = p1.next_request(wait).expect("INVITE to phone 1");
+    let (i2, from2) = p2.next_request(wait).expect("INVITE to phone 2");
+    assert!(
+        i1.starts_with("INVITE") && i2.starts_with("INVITE"),
+        "{i1}\n{i2}"
+    );
+    // Both phones answer at once, before either can hear a CANCEL: two 200s.
+    p1.reply(&i1, from1, "200 OK", "");
+    p2.reply(&i2, from2, "200 OK", "");
+    // Each 200 is ACKed; exactly one phone is also sent BYE at once (the second 200); a
+    // CANCEL crossing its 200 may come first and gets its 200.
+    let mut byed = Vec::new();
+    for (n, p) in [(1, &p1), (2, &p2)] {
+        let mut acked = false;
+        let deadline = Instant::now() + Duration::from_millis(600);
+        while Instant::now() < deadline {
+            let Some((req, from)) = p.next_request(Duration::from_millis(100)) else {
+                continue;
+            };
+            if req.starts_with("ACK") {
+                acked = true;
+            } else if req.starts_with("CANCEL") {
+                p.reply(&req, from, "200 OK", "");
+            } else if req.starts_with("BYE") {
+                assert!(acked, "phone {n}: BYE before the ACK");
+                p.reply(&req, from, "200 OK", "");
+                // Retransmissions (we read one phone, then the other) count once.
+                if !byed.contains(&n) {
+                    byed.push(n);
+                }
+            }
+        }
+        assert!(acked, "phone {n}'s 200 was not ACKed:\n{}", v.log_text());
+    }
+    assert_eq!(
+        byed.len(),
+        1,
+        "one phone (the second 200) gets BYE at once: {byed:?}"
+    );
+    // The caller talks to the other one and hangs up: that phone gets the BYE then.
     passed(dir.path(), "phone_call", a_at, a, &v);
-    passed(dir.path(), "callee_answer", c1_at, c1, &v);
-    passed(dir.path(), "callee_answer", c2_at, c2, &v);
+    let winner = if byed[0] == 1 { &p2 } else { &p1 };
+    let (bye, from) = winner
+        .next_request(wait)
+        .expect("BYE to the phone that won");
+    assert!(bye.starts_with("BYE"), "{bye}");
+    winner.reply(&bye, from, "200 OK", "");
     let log = v.stop();
     assert!(log.contains("phones=2"), "both phones rung:\n{log}");
 }

@@ -239,7 +239,7 @@ impl Switch {
             })
             .unwrap_or_else(|| "anonymous".to_string());
         let name = from
-            .and_then(|f| f.display)
+            .and_then(|f| f.display.as_deref())
             .map(|d| d.trim_matches('"').to_string())
             .unwrap_or_default();
         (number, name)

@@ -566,7 +566,7 @@ fn allow_list() -> String {
 }
 
 fn add_to_tag(resp: &mut Response, tag: &str) {
-    if let Ok(mut to) = resp.to() {
+    if let Ok(mut to) = resp.to().cloned() {
         if to.tag().is_none() {
             to.set_tag(tag);
             resp.headers.set("To", to.to_string());
