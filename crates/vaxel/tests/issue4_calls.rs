@@ -602,3 +602,23 @@ fn session_timers_too_short_get_422_then_the_callers_refresh_is_accepted() {
         "answered|200|caller-bye",
     );
 }
+
+#[test]
+fn the_callees_early_media_reaches_the_caller_before_the_answer() {
+    phone_to_phone(
+        "early-media",
+        "phone_call_early_media",
+        "callee_early_media",
+        "answered|200|caller-bye",
+    );
+}
+
+#[test]
+fn the_callee_puts_the_call_on_hold_with_a_reinvite_answered_for_its_leg() {
+    phone_to_phone(
+        "callee-hold",
+        "phone_call",
+        "callee_hold",
+        "answered|200|caller-bye",
+    );
+}
