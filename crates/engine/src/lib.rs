@@ -20,6 +20,8 @@ mod scheduler;
 mod switch;
 mod transport;
 pub mod trunk;
+#[cfg(target_os = "linux")]
+mod uring;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -139,10 +139,7 @@ impl Registry {
         match self.auth.verify(now, req, realm, false, &lookup) {
             AuthOutcome::Ok { user } => {
                 self.failures.record_success(ip);
-                let owner = plan
-                    .users
-                    .iter()
-                    .find(|u| u.id == aor || u.extension.as_deref() == Some(aor.as_str()));
+                let owner = plan.user_named(&aor);
                 if owner.is_none_or(|u| u.id != user) {
                     // Authenticated, but not as the owner of this address of record.
                     return Verdict::Respond(Response::for_request(req, 403));
@@ -240,6 +237,12 @@ impl Registry {
             .collect()
     }
 
+    /// Bindings held (lapsed ones included until the next sweep): a cheap count for the
+    /// gauge between qualify rounds, which count exactly.
+    pub fn binding_count(&self) -> usize {
+        self.bindings.len()
+    }
+
     /// The phones to ring for `user`: its live bindings, less those that stopped answering
     /// their qualify OPTIONS.
     pub fn ring_targets(&self, user: &str, now: u64) -> Vec<RingTarget> {
@@ -305,10 +308,7 @@ impl Registry {
 
 /// The digest credentials of a user named by id or extension.
 fn credentials<S>(plan: &Plan<S>, name: &str) -> Option<Credentials> {
-    let u = plan
-        .users
-        .iter()
-        .find(|u| u.id == name || u.extension.as_deref() == Some(name))?;
+    let u = plan.user_named(name)?;
     u.password.as_ref().map(|p| Credentials {
         user: u.id.clone(),
         password: p.clone(),

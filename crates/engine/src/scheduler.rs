@@ -1,6 +1,7 @@
 //! The RTP scheduler: one thread per core paces every outgoing stream it owns in one batch
 //! per 20 ms tick, on absolute deadlines, so no stream needs a task or a timer of its own and
-//! nothing drifts over an hour.
+//! nothing drifts over an hour. On Linux a tick's packets go to the kernel through the
+//! thread's io_uring in one submit (`uring.rs`); without io_uring, one `sendto` each.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -9,6 +10,8 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
+#[cfg(target_os = "linux")]
+use std::{os::fd::AsRawFd, sync::Once};
 
 use tokio::sync::mpsc::UnboundedSender;
 use vaxel_media::{Codec, MAX_CATCH_UP, Pacer, Playout, Prompt, RtpSender, SAMPLES_PER_FRAME};
@@ -71,6 +74,8 @@ pub enum MediaEvent {
 struct Stream {
     id: StreamId,
     socket: Arc<UdpSocket>,
+    /// The socket as the thread's sender knows it.
+    handle: Handle,
     remote: Dest,
     codec: Codec,
     rtp: RtpSender,
@@ -149,45 +154,44 @@ impl Streams {
         self.list.get_mut(i)
     }
 
-    fn insert(&mut self, s: Stream) {
+    /// Adds a stream; returns the one it replaces.
+    fn insert(&mut self, s: Stream) -> Option<Stream> {
         let id = s.id;
         match self.slot.get(&id).copied() {
-            Some(i) => {
-                if let Some(old) = self.list.get_mut(i) {
-                    *old = s;
-                }
-            }
+            Some(i) => self.list.get_mut(i).map(|old| std::mem::replace(old, s)),
             None => {
                 self.slot.insert(id, self.list.len());
                 self.list.push(s);
+                None
             }
         }
     }
 
-    fn remove(&mut self, id: StreamId) {
-        let Some(i) = self.slot.remove(&id) else {
-            return;
-        };
-        if i < self.list.len() {
-            self.list.swap_remove(i);
-            // The last stream moved into the hole.
-            if let Some(moved) = self.list.get(i) {
-                self.slot.insert(moved.id, i);
-            }
+    fn remove(&mut self, id: StreamId) -> Option<Stream> {
+        let i = self.slot.remove(&id)?;
+        if i >= self.list.len() {
+            return None;
         }
+        let gone = self.list.swap_remove(i);
+        // The last stream moved into the hole.
+        if let Some(moved) = self.list.get(i) {
+            self.slot.insert(moved.id, i);
+        }
+        Some(gone)
     }
 }
 
 fn run(rx: mpsc::Receiver<Command>, events: UnboundedSender<MediaEvent>, metrics: Arc<Metrics>) {
     let mut streams = Streams::default();
     let mut pacer = Pacer::new(Instant::now());
-    let mut buf = Vec::with_capacity(12 + SAMPLES_PER_FRAME);
+    let mut buf = Vec::with_capacity(PACKET_CAPACITY);
+    let mut out = Out::new();
     loop {
         // Commands first, so a Play that follows a PlaybackDone lands before the next tick.
         loop {
             match rx.try_recv() {
                 Ok(cmd) => {
-                    if !apply(cmd, &mut streams) {
+                    if !apply(cmd, &mut streams, &mut out) {
                         return;
                     }
                 }
@@ -203,7 +207,7 @@ fn run(rx: mpsc::Receiver<Command>, events: UnboundedSender<MediaEvent>, metrics
                 // Idle: block on the next command (or the tick, whichever first).
                 match rx.recv_timeout(wait) {
                     Ok(cmd) => {
-                        if !apply(cmd, &mut streams) {
+                        if !apply(cmd, &mut streams, &mut out) {
                             return;
                         }
                         continue;
@@ -228,14 +232,14 @@ fn run(rx: mpsc::Receiver<Command>, events: UnboundedSender<MediaEvent>, metrics
             due
         };
         for _ in 0..frames {
-            tick(&mut streams, &mut buf, &events, &metrics);
+            tick(&mut streams, &mut out, &mut buf, &events, &metrics);
             pacer.advance();
         }
     }
 }
 
 /// Applies one command; false means shut down.
-fn apply(cmd: Command, streams: &mut Streams) -> bool {
+fn apply(cmd: Command, streams: &mut Streams, out: &mut Out) -> bool {
     match cmd {
         Command::Start {
             id,
@@ -244,9 +248,11 @@ fn apply(cmd: Command, streams: &mut Streams) -> bool {
             codec,
             rtp,
         } => {
-            streams.insert(Stream {
+            let handle = out.register(&socket);
+            let replaced = streams.insert(Stream {
                 id,
                 socket,
+                handle,
                 remote: Dest::new(remote),
                 codec,
                 rtp,
@@ -254,6 +260,9 @@ fn apply(cmd: Command, streams: &mut Streams) -> bool {
                 reported: true,
                 generation: 0,
             });
+            if let Some(old) = replaced {
+                out.unregister(old.handle);
+            }
         }
         Command::Play { id, prompt, times } => {
             if let Some(s) = streams.get_mut(id) {
@@ -269,16 +278,90 @@ fn apply(cmd: Command, streams: &mut Streams) -> bool {
             }
         }
         Command::Stop { id } => {
-            streams.remove(id);
+            if let Some(gone) = streams.remove(id) {
+                out.unregister(gone.handle);
+            }
         }
         Command::Shutdown => return false,
     }
     true
 }
 
+/// Room for one G.711 RTP packet: header and a 20 ms frame.
+const PACKET_CAPACITY: usize = 12 + SAMPLES_PER_FRAME;
+
+/// A stream's socket as its thread's [`Out`] knows it: on Linux, its place in the ring's
+/// file table (or its plain descriptor).
+#[cfg(target_os = "linux")]
+type Handle = crate::uring::Socket;
+#[cfg(not(target_os = "linux"))]
+type Handle = ();
+
+/// How a thread's packets leave.
+enum Out {
+    /// Queued on the thread's io_uring, submitted once per tick.
+    #[cfg(target_os = "linux")]
+    Ring(crate::uring::SendRing),
+    /// One `sendto` per packet.
+    Sendto,
+}
+
+impl Out {
+    #[cfg(target_os = "linux")]
+    fn new() -> Out {
+        static FALLBACK: Once = Once::new();
+        match crate::uring::SendRing::new(PACKET_CAPACITY) {
+            Ok(ring) => Out::Ring(ring),
+            Err(e) => {
+                FALLBACK.call_once(|| {
+                    tracing::warn!(
+                        "io_uring unavailable ({e}): RTP is sent with one sendto per packet"
+                    )
+                });
+                Out::Sendto
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new() -> Out {
+        Out::Sendto
+    }
+
+    /// Makes a new stream's socket known to the sender.
+    #[cfg(target_os = "linux")]
+    fn register(&mut self, socket: &UdpSocket) -> Handle {
+        match self {
+            Out::Ring(ring) => ring.register(socket.as_raw_fd()),
+            Out::Sendto => crate::uring::Socket::Fd(socket.as_raw_fd()),
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn register(&mut self, _socket: &UdpSocket) -> Handle {}
+
+    /// Forgets an ended stream's socket (the ring's file table would keep it open).
+    fn unregister(&mut self, handle: Handle) {
+        #[cfg(target_os = "linux")]
+        if let Out::Ring(ring) = self {
+            ring.unregister(handle);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let () = handle;
+    }
+
+    /// Gives up a ring that failed: the thread sends with `sendto` from now on.
+    #[cfg(target_os = "linux")]
+    fn abandon_ring(&mut self, e: std::io::Error) {
+        tracing::warn!("io_uring send failed ({e}): this RTP thread falls back to sendto");
+        *self = Out::Sendto;
+    }
+}
+
 /// One 20 ms batch: a frame for every stream with something to play.
 fn tick(
     streams: &mut Streams,
+    out: &mut Out,
     buf: &mut Vec<u8>,
     events: &UnboundedSender<MediaEvent>,
     metrics: &Metrics,
@@ -287,14 +370,27 @@ fn tick(
     let mut errors = 0u64;
     for s in streams.list.iter_mut() {
         match s.playout.next_frame(s.codec) {
-            Some(frame) => {
-                buf.clear();
-                s.rtp.write_packet(frame, buf);
-                match s.remote.send(&s.socket, buf) {
-                    Ok(_) => sent += 1,
-                    Err(_) => errors += 1,
+            Some(frame) => match out {
+                #[cfg(target_os = "linux")]
+                Out::Ring(ring) => {
+                    let rtp = &mut s.rtp;
+                    let queued = ring.send(s.handle, &s.remote.raw, |packet| {
+                        rtp.write_packet(frame, packet)
+                    });
+                    if let Err(e) = queued {
+                        errors += 1;
+                        out.abandon_ring(e);
+                    }
                 }
-            }
+                Out::Sendto => {
+                    buf.clear();
+                    s.rtp.write_packet(frame, buf);
+                    match s.remote.send(&s.socket, buf) {
+                        Ok(_) => sent += 1,
+                        Err(_) => errors += 1,
+                    }
+                }
+            },
             // Nothing to play: time still passes on the stream's clock.
             None => s.rtp.skip(SAMPLES_PER_FRAME as u32),
         }
@@ -302,6 +398,17 @@ fn tick(
             // Reported as the last frame leaves, so the next prompt can follow seamlessly.
             s.reported = true;
             let _ = events.send(MediaEvent::PlaybackDone(s.id, s.generation));
+        }
+    }
+    // Completions are counted as they are reaped (most within this tick's submit).
+    #[cfg(target_os = "linux")]
+    if let Out::Ring(ring) = out {
+        let flushed = ring.flush();
+        let (ok, failed) = ring.take_counts();
+        sent += ok;
+        errors += failed;
+        if let Err(e) = flushed {
+            out.abandon_ring(e);
         }
     }
     metrics.rtp_packets_sent.fetch_add(sent, Ordering::Relaxed);

@@ -124,6 +124,16 @@ pub fn compile<L: SoundLoader>(
             internal.insert(n.clone(), RouteKind::QueueNumber { queue });
         }
     }
+    // A user by id, or by extension where that is not another user's id.
+    let mut user_index: HashMap<String, usize> = HashMap::new();
+    for (i, u) in users.iter().enumerate() {
+        user_index.insert(u.id.clone(), i);
+    }
+    for (i, u) in users.iter().enumerate() {
+        if let Some(ext) = &u.extension {
+            user_index.entry(ext.clone()).or_insert(i);
+        }
+    }
     let did_index = dids
         .iter()
         .enumerate()
@@ -146,5 +156,6 @@ pub fn compile<L: SoundLoader>(
         sounds: b.sounds,
         internal,
         did_index,
+        user_index,
     })
 }

@@ -40,6 +40,8 @@ pub struct Plan<S> {
     pub(crate) internal: HashMap<String, RouteKind>,
     /// DID digits -> index into `dids`.
     pub(crate) did_index: HashMap<String, usize>,
+    /// User id, or extension -> index into `users`.
+    pub(crate) user_index: HashMap<String, usize>,
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -47,6 +49,12 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 impl<S> Plan<S> {
+    /// The user a phone names itself by (digest user name, address of record): its id, or
+    /// its extension. A hash lookup: registrars look users up on every REGISTER.
+    pub fn user_named(&self, name: &str) -> Option<&User> {
+        self.user_index.get(name).and_then(|&i| self.users.get(i))
+    }
+
     /// The node behind an id; an id from another plan reads as `hangup`.
     pub fn node(&self, id: NodeId) -> &Node {
         self.nodes.get(id.0 as usize).unwrap_or(&FALLBACK)

@@ -123,7 +123,9 @@ pub struct Stats {
 #[derive(Debug)]
 pub struct Core {
     cfg: TimerConfig,
-    txns: HashMap<u64, Txn>,
+    /// Boxed: the table grows without moving whole transactions (a pause of the switch at
+    /// tens of thousands of them).
+    txns: HashMap<u64, Box<Txn>>,
     by_key: HashMap<TxnKey, u64>,
     accepted: HashMap<(String, u32), u64>,
     timers: TimerQueue,
@@ -675,7 +677,7 @@ impl Core {
 
     fn insert(&mut self, id: u64, txn: Txn) {
         self.by_key.insert(txn.key.clone(), id);
-        self.txns.insert(id, txn);
+        self.txns.insert(id, Box::new(txn));
     }
 
     fn remove(&mut self, id: u64) {

@@ -726,7 +726,14 @@ impl Switch {
                 self.leg_dialogs
                     .remove(&(d.call_id.clone(), d.local_tag.clone()));
             }
-            self.orphans.insert(l.txn, (l.invite, l.peer));
+            // Only a transaction that may still bring a 2xx needs watching; boxed, so the
+            // table stays small and grows without copying whole requests.
+            if matches!(
+                self.core.state_of(l.txn.0),
+                Some("Calling" | "Proceeding" | "Accepted")
+            ) {
+                self.orphans.insert(l.txn, Box::new((l.invite, l.peer)));
+            }
             self.ports.release(l.port);
         }
         self.metrics
@@ -739,7 +746,8 @@ impl Switch {
         if !(200..300).contains(&response.status) {
             return;
         }
-        if let Some((invite, peer)) = self.orphans.get(&txn).cloned() {
+        if let Some(orphan) = self.orphans.get(&txn).cloned() {
+            let (invite, peer) = *orphan;
             self.ack_and_bye_response(now, &invite, peer, response);
         }
     }

@@ -122,7 +122,7 @@ pub struct Switch {
     leg_dialogs: HashMap<(String, String), (u64, usize)>,
     /// INVITEs of calls that are gone, whose transactions may still bring a 2xx to ACK
     /// and BYE: the INVITE and where it went.
-    orphans: HashMap<ClientTxn, (Request, Peer)>,
+    orphans: HashMap<ClientTxn, Box<(Request, Peer)>>,
     /// Bridge deadlines (ring timeout, session timers): (deadline, call).
     bridge_timers: BinaryHeap<Reverse<(Instant, u64)>>,
     relay: Relay,

@@ -101,6 +101,11 @@ impl Switch {
                     // would let a scanner's flood fill memory for 32 s at a time.
                     let _ = self.core.respond_stateless(txn, resp);
                 } else {
+                    if resp.status == 200 {
+                        self.metrics
+                            .registrations
+                            .store(self.registry.binding_count() as i64, Ordering::Relaxed);
+                    }
                     let _ = self.core.respond(now, txn, resp);
                 }
             }

@@ -84,7 +84,7 @@ impl Core {
             if let Some(Txn {
                 kind: Kind::InviteClient(InviteClient::Calling { pending_cancel, .. }),
                 ..
-            }) = self.txns.get_mut(&invite.0)
+            }) = self.txns.get_mut(&invite.0).map(|t| &mut **t)
             {
                 *pending_cancel = Some(cancel_id);
             }
