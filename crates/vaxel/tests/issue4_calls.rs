@@ -173,6 +173,16 @@ impl Vaxel {
     }
 }
 
+impl Drop for Vaxel {
+    /// A test that panics must not leave its switchboard running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn scenario(name: &str) -> PathBuf {
     repo_root()
         .join("tests/sipp/issue4")

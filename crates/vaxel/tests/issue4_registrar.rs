@@ -112,6 +112,16 @@ route = "busy"
     }
 }
 
+impl Drop for Server {
+    /// A test that panics must not leave its switchboard running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn fastrand_ish() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
