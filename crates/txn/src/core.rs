@@ -138,12 +138,19 @@ pub struct Core {
 impl Core {
     /// An empty table with these timer values.
     pub fn new(cfg: TimerConfig) -> Self {
+        Self::with_capacity(cfg, 0)
+    }
+
+    /// An empty table with room for `transactions` before any of its maps grows. A busy
+    /// switch holds every transaction for up to 32 s (Timers J, K, H, M): growing a table of
+    /// tens of thousands at once stalls every call for milliseconds.
+    pub fn with_capacity(cfg: TimerConfig, transactions: usize) -> Self {
         Core {
             cfg,
-            txns: HashMap::new(),
-            by_key: HashMap::new(),
-            accepted: HashMap::new(),
-            timers: TimerQueue::default(),
+            txns: HashMap::with_capacity(transactions),
+            by_key: HashMap::with_capacity(transactions),
+            accepted: HashMap::with_capacity(transactions / 4),
+            timers: TimerQueue::with_capacity(transactions * 2),
             out: VecDeque::new(),
             next_id: 1,
             stats: Stats::default(),

@@ -109,6 +109,14 @@ pub struct TimerQueue {
 }
 
 impl TimerQueue {
+    /// An empty queue with room for `n` timers.
+    pub fn with_capacity(n: usize) -> Self {
+        TimerQueue {
+            heap: BinaryHeap::with_capacity(n),
+            seq: 0,
+        }
+    }
+
     /// Arms a timer.
     pub fn arm(&mut self, at: Instant, txn: u64, generation: u32, kind: TimerKind) {
         self.seq += 1;

@@ -176,7 +176,9 @@ impl Switch {
             .rtp_ports_free
             .store(ports.available() as i64, Ordering::Relaxed);
         let tz = time_zone(&plan.server.timezone);
-        let mut core = Core::new(TimerConfig::default());
+        // Room for ~10k calls/s of busy route or ~700 calls/s through the B2BUA before the
+        // tables grow (each growth stalls the switch; the memory is a few MB).
+        let mut core = Core::with_capacity(TimerConfig::default(), 1 << 15);
         core.set_force_rport(true);
         let trunks =
             crate::trunk::TrunkRegistrations::new(Instant::now(), &plan.trunks, &transports);
