@@ -1,7 +1,7 @@
 //! The RTP scheduler: one thread per core paces every outgoing stream it owns in one batch
 //! per 20 ms tick, on absolute deadlines, so no stream needs a task or a timer of its own and
 //! nothing drifts over an hour. On Linux a tick's packets go to the kernel through the
-//! thread's io_uring in one submit (`uring.rs`); without io_uring, one `sendto` each.
+//! thread's io_uring, many per system call (`uring.rs`); without io_uring, one `sendto` each.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -74,8 +74,6 @@ pub enum MediaEvent {
 struct Stream {
     id: StreamId,
     socket: Arc<UdpSocket>,
-    /// The socket as the thread's sender knows it.
-    handle: Handle,
     remote: Dest,
     codec: Codec,
     rtp: RtpSender,
@@ -154,30 +152,32 @@ impl Streams {
         self.list.get_mut(i)
     }
 
-    /// Adds a stream; returns the one it replaces.
-    fn insert(&mut self, s: Stream) -> Option<Stream> {
+    fn insert(&mut self, s: Stream) {
         let id = s.id;
         match self.slot.get(&id).copied() {
-            Some(i) => self.list.get_mut(i).map(|old| std::mem::replace(old, s)),
+            Some(i) => {
+                if let Some(old) = self.list.get_mut(i) {
+                    *old = s;
+                }
+            }
             None => {
                 self.slot.insert(id, self.list.len());
                 self.list.push(s);
-                None
             }
         }
     }
 
-    fn remove(&mut self, id: StreamId) -> Option<Stream> {
-        let i = self.slot.remove(&id)?;
-        if i >= self.list.len() {
-            return None;
+    fn remove(&mut self, id: StreamId) {
+        let Some(i) = self.slot.remove(&id) else {
+            return;
+        };
+        if i < self.list.len() {
+            self.list.swap_remove(i);
+            // The last stream moved into the hole.
+            if let Some(moved) = self.list.get(i) {
+                self.slot.insert(moved.id, i);
+            }
         }
-        let gone = self.list.swap_remove(i);
-        // The last stream moved into the hole.
-        if let Some(moved) = self.list.get(i) {
-            self.slot.insert(moved.id, i);
-        }
-        Some(gone)
     }
 }
 
@@ -191,7 +191,7 @@ fn run(rx: mpsc::Receiver<Command>, events: UnboundedSender<MediaEvent>, metrics
         loop {
             match rx.try_recv() {
                 Ok(cmd) => {
-                    if !apply(cmd, &mut streams, &mut out) {
+                    if !apply(cmd, &mut streams) {
                         return;
                     }
                 }
@@ -207,7 +207,7 @@ fn run(rx: mpsc::Receiver<Command>, events: UnboundedSender<MediaEvent>, metrics
                 // Idle: block on the next command (or the tick, whichever first).
                 match rx.recv_timeout(wait) {
                     Ok(cmd) => {
-                        if !apply(cmd, &mut streams, &mut out) {
+                        if !apply(cmd, &mut streams) {
                             return;
                         }
                         continue;
@@ -239,7 +239,7 @@ fn run(rx: mpsc::Receiver<Command>, events: UnboundedSender<MediaEvent>, metrics
 }
 
 /// Applies one command; false means shut down.
-fn apply(cmd: Command, streams: &mut Streams, out: &mut Out) -> bool {
+fn apply(cmd: Command, streams: &mut Streams) -> bool {
     match cmd {
         Command::Start {
             id,
@@ -248,11 +248,9 @@ fn apply(cmd: Command, streams: &mut Streams, out: &mut Out) -> bool {
             codec,
             rtp,
         } => {
-            let handle = out.register(&socket);
-            let replaced = streams.insert(Stream {
+            streams.insert(Stream {
                 id,
                 socket,
-                handle,
                 remote: Dest::new(remote),
                 codec,
                 rtp,
@@ -260,9 +258,6 @@ fn apply(cmd: Command, streams: &mut Streams, out: &mut Out) -> bool {
                 reported: true,
                 generation: 0,
             });
-            if let Some(old) = replaced {
-                out.unregister(old.handle);
-            }
         }
         Command::Play { id, prompt, times } => {
             if let Some(s) = streams.get_mut(id) {
@@ -278,9 +273,7 @@ fn apply(cmd: Command, streams: &mut Streams, out: &mut Out) -> bool {
             }
         }
         Command::Stop { id } => {
-            if let Some(gone) = streams.remove(id) {
-                out.unregister(gone.handle);
-            }
+            streams.remove(id);
         }
         Command::Shutdown => return false,
     }
@@ -290,18 +283,11 @@ fn apply(cmd: Command, streams: &mut Streams, out: &mut Out) -> bool {
 /// Room for one G.711 RTP packet: header and a 20 ms frame.
 const PACKET_CAPACITY: usize = 12 + SAMPLES_PER_FRAME;
 
-/// A stream's socket as its thread's [`Out`] knows it: on Linux, its place in the ring's
-/// file table (or its plain descriptor).
-#[cfg(target_os = "linux")]
-type Handle = crate::uring::Socket;
-#[cfg(not(target_os = "linux"))]
-type Handle = ();
-
 /// How a thread's packets leave.
 enum Out {
-    /// Queued on the thread's io_uring, submitted once per tick.
+    /// Queued on the thread's io_uring, submitted as its queue fills and at the end of a tick.
     #[cfg(target_os = "linux")]
-    Ring(crate::uring::SendRing),
+    Ring(Box<crate::uring::SendRing>),
     /// One `sendto` per packet.
     Sendto,
 }
@@ -311,7 +297,7 @@ impl Out {
     fn new() -> Out {
         static FALLBACK: Once = Once::new();
         match crate::uring::SendRing::new(PACKET_CAPACITY) {
-            Ok(ring) => Out::Ring(ring),
+            Ok(ring) => Out::Ring(Box::new(ring)),
             Err(e) => {
                 FALLBACK.call_once(|| {
                     tracing::warn!(
@@ -326,28 +312,6 @@ impl Out {
     #[cfg(not(target_os = "linux"))]
     fn new() -> Out {
         Out::Sendto
-    }
-
-    /// Makes a new stream's socket known to the sender.
-    #[cfg(target_os = "linux")]
-    fn register(&mut self, socket: &UdpSocket) -> Handle {
-        match self {
-            Out::Ring(ring) => ring.register(socket.as_raw_fd()),
-            Out::Sendto => crate::uring::Socket::Fd(socket.as_raw_fd()),
-        }
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn register(&mut self, _socket: &UdpSocket) -> Handle {}
-
-    /// Forgets an ended stream's socket (the ring's file table would keep it open).
-    fn unregister(&mut self, handle: Handle) {
-        #[cfg(target_os = "linux")]
-        if let Out::Ring(ring) = self {
-            ring.unregister(handle);
-        }
-        #[cfg(not(target_os = "linux"))]
-        let () = handle;
     }
 
     /// Gives up a ring that failed: the thread sends with `sendto` from now on.
@@ -374,7 +338,7 @@ fn tick(
                 #[cfg(target_os = "linux")]
                 Out::Ring(ring) => {
                     let rtp = &mut s.rtp;
-                    let queued = ring.send(s.handle, &s.remote.raw, |packet| {
+                    let queued = ring.send(s.socket.as_raw_fd(), &s.remote.raw, |packet| {
                         rtp.write_packet(frame, packet)
                     });
                     if let Err(e) = queued {
