@@ -60,7 +60,8 @@ pub fn same_name(a: &str, b: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Headers {
     list: Vec<(String, String)>,
-    parsed: Parsed,
+    /// Boxed: it holds four parsed headers, and messages move around a lot.
+    parsed: Box<Parsed>,
 }
 
 /// The typed values of the headers read on every message, parsed on first use.
@@ -102,7 +103,7 @@ impl Headers {
     pub(crate) fn with_capacity(n: usize) -> Headers {
         Headers {
             list: Vec::with_capacity(n),
-            parsed: Parsed::default(),
+            parsed: Box::default(),
         }
     }
 

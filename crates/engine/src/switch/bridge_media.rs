@@ -1,0 +1,160 @@
+//! The media side of a bridged call: handing the caller's RTP port from the prompt player to
+//! the relay and back, ring-back for callers already answered, and the relay following
+//! re-INVITEs.
+
+use super::*;
+use crate::relay::{Side, Which};
+
+impl Switch {
+    /// Connects the caller's media to a leg's through the relay.
+    pub(super) fn relay_to(&mut self, id: u64, leg: usize) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let (Some(media), Some(neg), Some(out)) = (
+            call.media.as_ref(),
+            call.negotiated.as_ref(),
+            call.outgoing.as_mut(),
+        ) else {
+            return;
+        };
+        let Some(l) = out.legs.get(leg) else { return };
+        let Some(ans) = l.answer.as_ref() else {
+            return;
+        };
+        if out.relayed == Some(leg) {
+            if out.ringback {
+                out.ringback = false;
+            }
+            return;
+        }
+        out.relayed = Some(leg);
+        out.ringback = false;
+        let (a, b) = (side(&media.socket, neg), side(&l.socket, ans));
+        // The caller's port stops playing prompts and reading digits: the relay owns it now.
+        self.scheduler.send(Command::Stop { id });
+        media.reader.abort();
+        if let Some(m) = call.media.as_mut() {
+            m.relayed = true;
+        }
+        self.relay.bridge(id, a, b);
+    }
+
+    /// Stops relaying (the early-media leg went away).
+    pub(super) fn unrelay(&mut self, id: u64) {
+        if let Some(out) = self.calls.get_mut(&id).and_then(|c| c.outgoing.as_mut()) {
+            if out.relayed.take().is_some() {
+                self.relay.unbridge(id);
+            }
+        }
+    }
+
+    /// Plays the ring-back tone to a caller who is already answered.
+    pub(super) fn start_ringback(&mut self, id: u64) {
+        let Some(out) = self.calls.get_mut(&id).and_then(|c| c.outgoing.as_mut()) else {
+            return;
+        };
+        if out.ringback || out.relayed.is_some() {
+            return;
+        }
+        out.ringback = true;
+        self.stop_playback(id);
+        self.scheduler.send(Command::Play {
+            id,
+            prompt: self.ringback_tone.clone(),
+            times: u32::MAX,
+        });
+    }
+
+    pub(super) fn stop_ringback(&mut self, id: u64) {
+        let ringing = self
+            .calls
+            .get_mut(&id)
+            .and_then(|c| c.outgoing.as_mut())
+            .is_some_and(|o| std::mem::take(&mut o.ringback));
+        if ringing {
+            self.stop_playback(id);
+        }
+    }
+
+    /// Gives the caller's port back to the prompt player after the relay had it.
+    pub(super) fn restart_prompts(&mut self, id: u64) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let (Some(media), Some(neg)) = (call.media.as_mut(), call.negotiated.as_ref()) else {
+            return;
+        };
+        if !media.relayed {
+            return;
+        }
+        let mode = DtmfMode {
+            telephone_event: neg.telephone_event,
+            codec: neg.codec,
+            audio_pt: neg.payload_type,
+        };
+        media.reader = rtp_in::spawn(
+            id,
+            media.socket.clone(),
+            mode,
+            self.media_events.clone(),
+            self.metrics.clone(),
+        );
+        media.relayed = false;
+        self.scheduler.send(Command::Start {
+            id,
+            socket: media.socket.clone(),
+            remote: neg.remote,
+            codec: neg.codec,
+            rtp: RtpSender::new(
+                fastrand::u32(..),
+                fastrand::u16(..),
+                fastrand::u32(..),
+                neg.payload_type,
+            ),
+        });
+    }
+
+    /// After a re-INVITE on one side, the relay learns the new address, codec or hold.
+    pub(super) fn update_relay(&mut self, id: u64, which: Which) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let Some(out) = call.outgoing.as_ref() else {
+            return;
+        };
+        let Some(leg) = out.relayed else { return };
+        let side = match which {
+            Which::A => match (call.media.as_ref(), call.negotiated.as_ref()) {
+                (Some(m), Some(n)) => side(&m.socket, n),
+                _ => return,
+            },
+            Which::B => match out
+                .legs
+                .get(leg)
+                .and_then(|l| Some((l, l.answer.as_ref()?)))
+            {
+                Some((l, n)) => side(&l.socket, n),
+                None => return,
+            },
+        };
+        self.relay.update(id, which, side);
+    }
+}
+
+/// One side of the relay: our socket on that leg and what the leg's SDP said. Nothing is
+/// sent to a side that holds (sendonly/inactive from it, or the old `c=0.0.0.0`).
+fn side(socket: &Arc<std::net::UdpSocket>, n: &vaxel_sdp::Negotiated) -> Side {
+    let sends = matches!(
+        n.direction,
+        vaxel_sdp::Direction::SendRecv | vaxel_sdp::Direction::SendOnly
+    );
+    Side {
+        socket: socket.clone(),
+        remote: n.remote,
+        codec: n.codec,
+        audio_pt: n.payload_type,
+        event_pt: n.telephone_event,
+        send: sends && !n.remote.ip().is_unspecified() && n.remote.port() != 0,
+    }
+}
