@@ -347,12 +347,7 @@ impl Switch {
             return false;
         };
         self.leg_txns.insert(txn, (id, leg));
-        if let Some(l) = self
-            .calls
-            .get_mut(&id)
-            .and_then(|c| c.outgoing.as_mut())
-            .and_then(|o| o.legs.get_mut(leg))
-        {
+        if let Some(l) = leg_mut(&mut self.calls, id, leg) {
             self.leg_txns.remove(&l.txn);
             l.txn = txn;
             l.invite = req;
@@ -559,12 +554,7 @@ impl Switch {
 
     /// Sends the ACK for a leg's 2xx, outside any transaction (§13.2.2.4).
     fn ack_leg(&mut self, id: u64, leg: usize) {
-        let Some(l) = self
-            .calls
-            .get(&id)
-            .and_then(|c| c.outgoing.as_ref())
-            .and_then(|o| o.legs.get(leg))
-        else {
+        let Some(l) = leg_of(&self.calls, id, leg) else {
             return;
         };
         let (Some(d), Some(local)) = (&l.dialog, self.transports.local_for(&l.peer)) else {
@@ -578,12 +568,7 @@ impl Switch {
 
     /// Sends a BYE on a leg's dialog.
     fn bye_leg(&mut self, now: Instant, id: u64, leg: usize) {
-        let Some(l) = self
-            .calls
-            .get_mut(&id)
-            .and_then(|c| c.outgoing.as_mut())
-            .and_then(|o| o.legs.get_mut(leg))
-        else {
+        let Some(l) = leg_mut(&mut self.calls, id, leg) else {
             return;
         };
         let peer = l.peer;
@@ -684,11 +669,7 @@ impl Switch {
         id: u64,
         leg: usize,
     ) {
-        let ok = self
-            .calls
-            .get_mut(&id)
-            .and_then(|c| c.outgoing.as_mut())
-            .and_then(|o| o.legs.get_mut(leg))
+        let ok = leg_mut(&mut self.calls, id, leg)
             .and_then(|l| l.dialog.as_mut())
             .is_some_and(|d| d.accept_remote_cseq(&req).is_ok());
         if !ok {
@@ -714,12 +695,7 @@ impl Switch {
         let offer = std::str::from_utf8(&req.body)
             .ok()
             .and_then(|s| SessionDescription::parse(s).ok());
-        let Some(l) = self
-            .calls
-            .get_mut(&id)
-            .and_then(|c| c.outgoing.as_mut())
-            .and_then(|o| o.legs.get_mut(leg))
-        else {
+        let Some(l) = leg_mut(&mut self.calls, id, leg) else {
             return;
         };
         let body = match offer.map(|o| negotiate(&o, CODECS)) {
@@ -834,4 +810,14 @@ pub(super) fn session_too_small(invite: &Request) -> bool {
         .and_then(|v| v.split(';').next())
         .and_then(|v| v.trim().parse::<u32>().ok())
         .is_some_and(|n| n < MIN_SE)
+}
+
+/// Leg `leg` of call `id`, while the call rings or is bridged.
+fn leg_of(calls: &HashMap<u64, Call>, id: u64, leg: usize) -> Option<&Leg> {
+    calls.get(&id)?.outgoing.as_ref()?.legs.get(leg)
+}
+
+/// See [`leg_of`].
+fn leg_mut(calls: &mut HashMap<u64, Call>, id: u64, leg: usize) -> Option<&mut Leg> {
+    calls.get_mut(&id)?.outgoing.as_mut()?.legs.get_mut(leg)
 }
