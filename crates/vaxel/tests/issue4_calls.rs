@@ -10,15 +10,13 @@ use std::time::{Duration, Instant};
 
 #[path = "support/env.rs"]
 mod env;
-use env::{TestDir, VAXEL, free_sip_port, free_tcp_port, repo_root};
+#[path = "support/vaxel.rs"]
+mod vaxel;
+use env::{TestDir, repo_root};
+use vaxel::Vaxel;
 
-/// The switchboard under test, with a trunk whose operator (a SIPp) listens on `operator`.
-struct Vaxel {
-    child: Child,
-    sip: SocketAddr,
-    log: PathBuf,
-    dir: PathBuf,
-}
+/// SIPp answers only the first challenge, and only MD5.
+const SIPP_DIGEST: &str = "digest = [\"MD5\"]";
 
 const CONFIG: &str = r#"
 [[trunk]]
@@ -64,124 +62,6 @@ password = "secret-1005"
 number = "4610100100"
 route = "user:bertil"
 "#;
-
-impl Vaxel {
-    fn start(dir: &Path, operator: u16) -> Vaxel {
-        let sip = free_sip_port();
-        let config = format!(
-            "[server]\nname = \"vaxel-test\"\nsip = [\"udp://127.0.0.1:{sip}\"]\nhttp = \"127.0.0.1:{http}\"\nrtp_ports = \"{lo}-{hi}\"\ndata_dir = {data:?}\nsounds_dir = {sounds:?}\n# SIPp answers only the first challenge, and only MD5.\ndigest = [\"MD5\"]\n{rest}",
-            http = free_tcp_port(),
-            lo = 30000 + (sip % 200) * 100,
-            hi = 30000 + (sip % 200) * 100 + 99,
-            data = dir.join("data").display().to_string(),
-            sounds = repo_root().join("sounds").display().to_string(),
-            rest = CONFIG.replace("{operator}", &operator.to_string()),
-        );
-        let path = dir.join("vaxel.toml");
-        std::fs::write(&path, config).expect("config");
-        let log = dir.join("vaxel.log");
-        let err = std::fs::File::create(&log).expect("log");
-        let child = Command::new(VAXEL)
-            .args(["run", "--config"])
-            .arg(&path)
-            .env("RUST_LOG", "debug")
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .expect("spawn vaxel");
-        let v = Vaxel {
-            child,
-            sip: SocketAddr::from(([127, 0, 0, 1], sip)),
-            log,
-            dir: dir.to_path_buf(),
-        };
-        v.wait_ready();
-        v
-    }
-
-    fn wait_ready(&self) {
-        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("timeout");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut buf = [0u8; 2048];
-        while Instant::now() < deadline {
-            let opts = format!(
-                "OPTIONS sip:{0} SIP/2.0\r\nVia: SIP/2.0/UDP {1};branch=z9hG4bKready\r\nFrom: <sip:t@t>;tag=1\r\nTo: <sip:{0}>\r\nCall-ID: ready@t\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-                self.sip,
-                s.local_addr().expect("addr"),
-            );
-            let _ = s.send_to(opts.as_bytes(), self.sip);
-            if s.recv_from(&mut buf).is_ok() {
-                return;
-            }
-        }
-        panic!("vaxel did not answer OPTIONS:\n{}", self.log_text());
-    }
-
-    /// The log without its colours.
-    fn log_text(&self) -> String {
-        let raw = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let mut out = String::with_capacity(raw.len());
-        let mut chars = raw.chars();
-        while let Some(c) = chars.next() {
-            if c == '\u{1b}' {
-                chars.by_ref().find(|c| c.is_ascii_alphabetic());
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    }
-
-    /// SIGTERM, exit 0 within 10 s; returns the log.
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "vaxel exited with {status}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "vaxel did not stop within 10 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.log_text()
-    }
-
-    /// The call records, one line per call: outcome|status|end_reason|route.
-    fn cdrs(&self) -> Vec<String> {
-        let db = self.dir.join("data").join("vaxel.db");
-        let conn = rusqlite::Connection::open(db).expect("open db");
-        let mut stmt = conn
-            .prepare("SELECT outcome, status, end_reason, route FROM cdr ORDER BY id")
-            .expect("prepare");
-        stmt.query_map([], |r| {
-            Ok(format!(
-                "{}|{}|{}|{}",
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<i64>>(1)?.unwrap_or(0),
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?.unwrap_or_default()
-            ))
-        })
-        .expect("query")
-        .filter_map(Result::ok)
-        .collect()
-    }
-}
-
-impl Drop for Vaxel {
-    /// A test that panics must not leave its switchboard running.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 fn scenario(name: &str) -> PathBuf {
     repo_root()
@@ -325,7 +205,11 @@ const DAVID: (&str, &str, &str) = ("1004", "david", "secret-1004");
 /// One phone calls another: caller scenario, callee scenario, the call record expected.
 fn phone_to_phone(test: &str, caller: &str, callee_name: &str, expect_cdr: &str) {
     let dir = TestDir::new(test);
-    let v = Vaxel::start(dir.path(), 9);
+    let v = Vaxel::start(
+        dir.path(),
+        SIPP_DIGEST,
+        &CONFIG.replace("{operator}", &9.to_string()),
+    );
     let (b_at, b) = callee(dir.path(), &v, "127.0.0.3", callee_name, BERTIL);
     let (a_at, a) = anna_calls(dir.path(), &v, caller, "1002");
     passed(dir.path(), caller, a_at, a, &v);
@@ -485,7 +369,11 @@ impl RawPhone {
 #[test]
 fn forking_rings_every_phone_and_a_second_200_is_acked_and_byed() {
     let dir = TestDir::new("forking");
-    let v = Vaxel::start(dir.path(), 9);
+    let v = Vaxel::start(
+        dir.path(),
+        SIPP_DIGEST,
+        &CONFIG.replace("{operator}", &9.to_string()),
+    );
     let p1 = RawPhone::register(dir.path(), &v, "127.0.0.4", CECILIA);
     let p2 = RawPhone::register(dir.path(), &v, "127.0.0.5", CECILIA);
     let (a_at, a) = anna_calls(dir.path(), &v, "phone_call", "1003");
@@ -544,7 +432,11 @@ fn forking_rings_every_phone_and_a_second_200_is_acked_and_byed() {
 #[test]
 fn a_user_with_no_phone_is_unavailable() {
     let dir = TestDir::new("unavailable");
-    let v = Vaxel::start(dir.path(), 9);
+    let v = Vaxel::start(
+        dir.path(),
+        SIPP_DIGEST,
+        &CONFIG.replace("{operator}", &9.to_string()),
+    );
     let (a_at, a) = anna_calls(dir.path(), &v, "phone_call_unavailable", "1005");
     passed(dir.path(), "phone_call_unavailable", a_at, a, &v);
     v.stop();
@@ -553,7 +445,11 @@ fn a_user_with_no_phone_is_unavailable() {
 #[test]
 fn no_answer_forward_cancels_the_phone_after_the_delay() {
     let dir = TestDir::new("no-answer");
-    let v = Vaxel::start(dir.path(), 9);
+    let v = Vaxel::start(
+        dir.path(),
+        SIPP_DIGEST,
+        &CONFIG.replace("{operator}", &9.to_string()),
+    );
     let (d_at, d) = callee(dir.path(), &v, "127.0.0.6", "callee_rings", DAVID);
     let started = Instant::now();
     let (a_at, a) = anna_calls(dir.path(), &v, "phone_call_busy", "1004");
@@ -568,7 +464,11 @@ fn no_answer_forward_cancels_the_phone_after_the_delay() {
 fn an_outside_number_goes_to_the_trunk_with_digest_credentials() {
     let dir = TestDir::new("trunk-out");
     let op = Endpoint::new("127.0.0.1");
-    let v = Vaxel::start(dir.path(), op.port);
+    let v = Vaxel::start(
+        dir.path(),
+        SIPP_DIGEST,
+        &CONFIG.replace("{operator}", &op.port.to_string()),
+    );
     let operator = sipp(dir.path(), "operator_answer", op, None, &[]);
     std::thread::sleep(Duration::from_millis(300));
     let (a_at, a) = anna_calls(dir.path(), &v, "phone_call", "0701234567");
@@ -587,7 +487,11 @@ fn an_outside_number_goes_to_the_trunk_with_digest_credentials() {
 #[test]
 fn a_call_to_our_did_from_the_trunk_rings_the_user() {
     let dir = TestDir::new("did-to-user");
-    let v = Vaxel::start(dir.path(), 9);
+    let v = Vaxel::start(
+        dir.path(),
+        SIPP_DIGEST,
+        &CONFIG.replace("{operator}", &9.to_string()),
+    );
     let (b_at, b) = callee(dir.path(), &v, "127.0.0.3", "callee_hangs_up", BERTIL);
     // The operator (trunk allow 127.0.0.9) delivers a call to the DID: no authentication.
     let at = Endpoint::new("127.0.0.9");

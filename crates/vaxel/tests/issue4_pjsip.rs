@@ -5,14 +5,16 @@
 //! the other side's tone (Goertzel filter) and not its own. CI installs the bindings
 //! (`pip install pjsua2-python`, see .ci/run); without them these tests fail, they do not skip.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "support/env.rs"]
 mod env;
-use env::{TestDir, VAXEL, free_sip_port, free_tcp_port, repo_root};
+#[path = "support/vaxel.rs"]
+mod vaxel;
+use env::{TestDir, repo_root};
+use vaxel::Vaxel;
 
 /// Users and numbers of the test. No trunk allows 127.0.0.1 (nor the phones' 127.0.0.2-5):
 /// an INVITE from a trunk address would skip the 407 that phones must answer.
@@ -37,133 +39,6 @@ password = "secret-1002"
 number = "4610100100"
 route = "user:bertil"
 "#;
-
-/// The switchboard under test.
-struct Vaxel {
-    child: Child,
-    sip: SocketAddr,
-    log: PathBuf,
-    dir: PathBuf,
-}
-
-impl Vaxel {
-    /// Starts vaxel with the default digest algorithms (SHA-256 first, then MD5): pjsip 2.15
-    /// answers SHA-256, so unlike the SIPp tests no `[server] digest` is needed.
-    fn start(dir: &Path) -> Vaxel {
-        let sip = free_sip_port();
-        let config = format!(
-            "[server]\nname = \"vaxel-test\"\nsip = [\"udp://127.0.0.1:{sip}\"]\nhttp = \"127.0.0.1:{http}\"\nrtp_ports = \"{lo}-{hi}\"\ndata_dir = {data:?}\nsounds_dir = {sounds:?}\n{CONFIG}",
-            http = free_tcp_port(),
-            lo = 30000 + (sip % 200) * 100,
-            hi = 30000 + (sip % 200) * 100 + 99,
-            data = dir.join("data").display().to_string(),
-            sounds = repo_root().join("sounds").display().to_string(),
-        );
-        let path = dir.join("vaxel.toml");
-        std::fs::write(&path, config).expect("config");
-        let log = dir.join("vaxel.log");
-        let err = std::fs::File::create(&log).expect("log");
-        let child = Command::new(VAXEL)
-            .args(["run", "--config"])
-            .arg(&path)
-            .env("RUST_LOG", "debug")
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .expect("spawn vaxel");
-        let v = Vaxel {
-            child,
-            sip: SocketAddr::from(([127, 0, 0, 1], sip)),
-            log,
-            dir: dir.to_path_buf(),
-        };
-        v.wait_ready();
-        v
-    }
-
-    fn wait_ready(&self) {
-        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("timeout");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut buf = [0u8; 2048];
-        while Instant::now() < deadline {
-            let opts = format!(
-                "OPTIONS sip:{0} SIP/2.0\r\nVia: SIP/2.0/UDP {1};branch=z9hG4bKready\r\nFrom: <sip:t@t>;tag=1\r\nTo: <sip:{0}>\r\nCall-ID: ready@t\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-                self.sip,
-                s.local_addr().expect("addr"),
-            );
-            let _ = s.send_to(opts.as_bytes(), self.sip);
-            if s.recv_from(&mut buf).is_ok() {
-                return;
-            }
-        }
-        panic!("vaxel did not answer OPTIONS:\n{}", self.log_text());
-    }
-
-    /// The log without its colours.
-    fn log_text(&self) -> String {
-        let raw = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let mut out = String::with_capacity(raw.len());
-        let mut chars = raw.chars();
-        while let Some(c) = chars.next() {
-            if c == '\u{1b}' {
-                chars.by_ref().find(|c| c.is_ascii_alphabetic());
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    }
-
-    /// SIGTERM, exit 0 within 10 s; returns the log.
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "vaxel exited with {status}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "vaxel did not stop within 10 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.log_text()
-    }
-
-    /// The call records, one line per call: outcome|status|end_reason|route.
-    fn cdrs(&self) -> Vec<String> {
-        let db = self.dir.join("data").join("vaxel.db");
-        let conn = rusqlite::Connection::open(db).expect("open db");
-        let mut stmt = conn
-            .prepare("SELECT outcome, status, end_reason, route FROM cdr ORDER BY id")
-            .expect("prepare");
-        stmt.query_map([], |r| {
-            Ok(format!(
-                "{}|{}|{}|{}",
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<i64>>(1)?.unwrap_or(0),
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?.unwrap_or_default()
-            ))
-        })
-        .expect("query")
-        .filter_map(Result::ok)
-        .collect()
-    }
-}
-
-impl Drop for Vaxel {
-    /// A failed test must not leave vaxel running.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 /// Fails (never skips) when the pjsua2 bindings are missing.
 fn require_pjsua2() {
@@ -262,7 +137,7 @@ fn answered_then_caller_bye(dir: &TestDir, v: Vaxel) {
 fn two_pjsip_phones_register_call_and_hear_each_other() {
     require_pjsua2();
     let dir = TestDir::new("pjsip");
-    let v = Vaxel::start(dir.path());
+    let v = Vaxel::start(dir.path(), "", CONFIG);
     let summary = two_phones(dir.path(), &v, &[]);
     // pjsip offers speex, iLBC, GSM and G.722 before G.711: both legs must settle on G.711.
     let g711 = summary.matches(r#""codec": "PCMU/8000""#).count()
@@ -275,7 +150,7 @@ fn two_pjsip_phones_register_call_and_hear_each_other() {
 fn a_pcmu_phone_and_a_pcma_phone_hear_each_other_through_transcoding() {
     require_pjsua2();
     let dir = TestDir::new("pjsip-transcode");
-    let v = Vaxel::start(dir.path());
+    let v = Vaxel::start(dir.path(), "", CONFIG);
     // Own addresses, so the phones' RTP ports never meet the other test's.
     two_phones(
         dir.path(),
