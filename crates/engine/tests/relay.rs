@@ -9,10 +9,52 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use vaxel_engine::metrics::Metrics;
-use vaxel_engine::relay::{Relay, Side, Which};
+use vaxel_engine::relay::{Relay, RelayIo, Side, Which};
 use vaxel_media::{Codec, g711, parse_rtp};
 
 const WAIT: Duration = Duration::from_secs(3);
+
+/// Every test runs once per way of waiting: io_uring (where this kernel has it) and the
+/// epoll fallback.
+macro_rules! both_paths {
+    ($($name:ident),* $(,)?) => {
+        mod io_uring {
+            $(#[test]
+            fn $name() {
+                super::$name(vaxel_engine::relay::RelayIo::Auto)
+            })*
+        }
+        mod epoll {
+            $(#[test]
+            fn $name() {
+                super::$name(vaxel_engine::relay::RelayIo::Epoll)
+            })*
+        }
+    };
+}
+
+both_paths!(
+    same_codec_relays_both_ways_with_our_ssrc_and_continuous_numbering,
+    different_laws_are_transcoded_both_ways,
+    strict_rtp_drops_strangers_and_symmetric_rtp_answers_the_source,
+    telephone_events_pass_through_with_the_payload_type_mapped,
+    hold_stops_media_to_the_held_leg_and_resume_restores_it,
+    unbridge_stops_relaying_and_releases_the_sockets,
+    two_hundred_bridges_on_two_threads_all_relay,
+    shutdown_releases_every_socket_and_later_commands_are_ignored,
+    reinvite_to_a_new_socket_moves_the_leg_and_keeps_our_stream,
+    a_new_bridge_keeps_the_leg_that_keeps_its_socket,
+);
+
+/// Two relay threads waiting the `io` way. Where io_uring cannot be set up, `Auto` falls
+/// back to epoll: the test then runs on epoll twice, and says so.
+fn relay(io: RelayIo, metrics: &Arc<Metrics>) -> Relay {
+    let relay = Relay::new_with(2, metrics.clone(), io).expect("relay");
+    if io == RelayIo::Auto && !relay.uses_io_uring() {
+        eprintln!("io_uring unavailable here: the io_uring variant ran on epoll");
+    }
+    relay
+}
 
 /// A phone's socket, blocking with a bounded wait.
 fn phone() -> UdpSocket {
@@ -110,9 +152,9 @@ struct Call {
 }
 
 impl Call {
-    fn new(a: (Codec, Option<u8>), b: (Codec, Option<u8>)) -> Call {
+    fn new(io: RelayIo, a: (Codec, Option<u8>), b: (Codec, Option<u8>)) -> Call {
         let metrics = Arc::new(Metrics::default());
-        let relay = Relay::new(2, metrics.clone()).expect("relay");
+        let relay = relay(io, &metrics);
         let (phone_a, phone_b) = (phone(), phone());
         let (port_a, port_b) = (port(), port());
         relay.bridge(
@@ -143,9 +185,8 @@ impl Call {
     }
 }
 
-#[test]
-fn same_codec_relays_both_ways_with_our_ssrc_and_continuous_numbering() {
-    let call = Call::new((Codec::Pcmu, Some(101)), (Codec::Pcmu, Some(96)));
+fn same_codec_relays_both_ways_with_our_ssrc_and_continuous_numbering(io: RelayIo) {
+    let call = Call::new(io, (Codec::Pcmu, Some(101)), (Codec::Pcmu, Some(96)));
     let payload: Vec<u8> = (0..160).map(|i| i as u8).collect();
     let mut to_b = Vec::new();
     for i in 0..10u16 {
@@ -220,9 +261,8 @@ fn same_codec_relays_both_ways_with_our_ssrc_and_continuous_numbering() {
     call.relay.shutdown();
 }
 
-#[test]
-fn different_laws_are_transcoded_both_ways() {
-    let call = Call::new((Codec::Pcmu, None), (Codec::Pcma, None));
+fn different_laws_are_transcoded_both_ways(io: RelayIo) {
+    let call = Call::new(io, (Codec::Pcmu, None), (Codec::Pcma, None));
     let all: Vec<u8> = (0..=255).collect();
     call.a_sends(&rtp(0, false, 1, 0, 1, &all));
     let g = recv(&call.phone_b);
@@ -245,10 +285,9 @@ fn different_laws_are_transcoded_both_ways() {
     call.relay.shutdown();
 }
 
-#[test]
-fn strict_rtp_drops_strangers_and_symmetric_rtp_answers_the_source() {
+fn strict_rtp_drops_strangers_and_symmetric_rtp_answers_the_source(io: RelayIo) {
     let metrics = Arc::new(Metrics::default());
-    let relay = Relay::new(2, metrics.clone()).expect("relay");
+    let relay = relay(io, &metrics);
     // Phone A is behind NAT: its SDP names a port it does not send from.
     let sdp_a = phone();
     let phone_a = phone();
@@ -336,9 +375,8 @@ fn strict_rtp_drops_strangers_and_symmetric_rtp_answers_the_source() {
     relay.shutdown();
 }
 
-#[test]
-fn telephone_events_pass_through_with_the_payload_type_mapped() {
-    let call = Call::new((Codec::Pcmu, Some(101)), (Codec::Pcma, Some(96)));
+fn telephone_events_pass_through_with_the_payload_type_mapped(io: RelayIo) {
+    let call = Call::new(io, (Codec::Pcmu, Some(101)), (Codec::Pcma, Some(96)));
     // Digit 5, end bit, volume 10, duration 800: untouched, even across laws.
     let event = [5u8, 0x8A, 0x03, 0x20];
     call.a_sends(&rtp(0, false, 1, 0, 1, &[0xFF; 160]));
@@ -378,9 +416,8 @@ fn telephone_events_pass_through_with_the_payload_type_mapped() {
     call.relay.shutdown();
 }
 
-#[test]
-fn hold_stops_media_to_the_held_leg_and_resume_restores_it() {
-    let call = Call::new((Codec::Pcma, None), (Codec::Pcma, None));
+fn hold_stops_media_to_the_held_leg_and_resume_restores_it(io: RelayIo) {
+    let call = Call::new(io, (Codec::Pcma, None), (Codec::Pcma, None));
     call.a_sends(&rtp(8, false, 1, 0, 1, &[1; 160]));
     let before = recv(&call.phone_b);
     // B puts the call on hold (a=sendonly): B's music still reaches A, nothing goes to B.
@@ -414,9 +451,8 @@ fn hold_stops_media_to_the_held_leg_and_resume_restores_it() {
     call.relay.shutdown();
 }
 
-#[test]
-fn unbridge_stops_relaying_and_releases_the_sockets() {
-    let call = Call::new((Codec::Pcmu, None), (Codec::Pcmu, None));
+fn unbridge_stops_relaying_and_releases_the_sockets(io: RelayIo) {
+    let call = Call::new(io, (Codec::Pcmu, None), (Codec::Pcmu, None));
     call.a_sends(&rtp(0, false, 1, 0, 1, &[1; 160]));
     recv(&call.phone_b);
     call.relay.unbridge(1);
@@ -436,12 +472,11 @@ fn unbridge_stops_relaying_and_releases_the_sockets() {
     call.relay.shutdown();
 }
 
-#[test]
-fn two_hundred_bridges_on_two_threads_all_relay() {
+fn two_hundred_bridges_on_two_threads_all_relay(io: RelayIo) {
     const CALLS: u64 = 200;
     const PACKETS: u16 = 5;
     let metrics = Arc::new(Metrics::default());
-    let relay = Relay::new(2, metrics.clone()).expect("relay");
+    let relay = relay(io, &metrics);
     let mut calls = Vec::new();
     for id in 0..CALLS {
         let (pa, pb) = (phone(), phone());
@@ -497,9 +532,8 @@ fn two_hundred_bridges_on_two_threads_all_relay() {
     relay.shutdown();
 }
 
-#[test]
-fn shutdown_releases_every_socket_and_later_commands_are_ignored() {
-    let call = Call::new((Codec::Pcmu, None), (Codec::Pcmu, None));
+fn shutdown_releases_every_socket_and_later_commands_are_ignored(io: RelayIo) {
+    let call = Call::new(io, (Codec::Pcmu, None), (Codec::Pcmu, None));
     call.a_sends(&rtp(0, false, 1, 0, 1, &[1; 160]));
     recv(&call.phone_b);
     call.relay.shutdown();
@@ -511,5 +545,81 @@ fn shutdown_releases_every_socket_and_later_commands_are_ignored() {
         side(&call.port_a, addr(&call.phone_a), Codec::Pcmu, None),
         side(&call.port_b, addr(&call.phone_b), Codec::Pcmu, None),
     );
+    call.relay.shutdown();
+}
+
+/// Waits until the relay dropped its clone of `port`.
+fn wait_released(port: &Arc<UdpSocket>) {
+    let deadline = Instant::now() + WAIT;
+    while Arc::strong_count(port) > 1 {
+        assert!(Instant::now() < deadline, "relay kept the socket");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn reinvite_to_a_new_socket_moves_the_leg_and_keeps_our_stream(io: RelayIo) {
+    let call = Call::new(io, (Codec::Pcmu, None), (Codec::Pcmu, None));
+    call.a_sends(&rtp(0, false, 1, 0, 1, &[1; 160]));
+    let before = recv(&call.phone_b);
+    assert_eq!(before.from, addr(&call.port_b));
+    // Leg B moves to another of our ports (and another phone port).
+    let port_b2 = port();
+    let phone_b2 = phone();
+    call.relay.update(
+        1,
+        Which::B,
+        side(&port_b2, addr(&phone_b2), Codec::Pcmu, None),
+    );
+    wait_released(&call.port_b);
+    call.a_sends(&rtp(0, false, 2, 160, 1, &[2; 160]));
+    let after = recv(&phone_b2);
+    assert_eq!(after.from, addr(&port_b2));
+    assert_eq!((after.ssrc, after.payload[0]), (before.ssrc, 2));
+    assert_eq!(after.seq, before.seq.wrapping_add(1));
+    phone_b2
+        .send_to(&rtp(0, false, 1, 0, 2, &[3; 160]), addr(&port_b2))
+        .expect("send");
+    let g = recv(&call.phone_a);
+    assert_eq!((g.from, g.payload[0]), (addr(&call.port_a), 3));
+    // The old port is no longer read.
+    call.phone_b
+        .send_to(&rtp(0, false, 2, 160, 2, &[4; 160]), addr(&call.port_b))
+        .expect("send");
+    let mut buf = [0u8; 256];
+    call.port_b.set_nonblocking(false).expect("blocking");
+    call.port_b.set_read_timeout(Some(WAIT)).expect("timeout");
+    assert_eq!(call.port_b.recv(&mut buf).expect("unread packet"), 172);
+    assert_empty(&call.phone_a);
+    call.relay.shutdown();
+}
+
+fn a_new_bridge_keeps_the_leg_that_keeps_its_socket(io: RelayIo) {
+    let call = Call::new(io, (Codec::Pcmu, None), (Codec::Pcmu, None));
+    call.b_sends(&rtp(0, false, 1, 0, 2, &[1; 160]));
+    let before = recv(&call.phone_a);
+    // A transfer: leg A stays, leg B is replaced by C on another port.
+    let (port_c, phone_c) = (port(), phone());
+    call.relay.bridge(
+        1,
+        side(&call.port_a, addr(&call.phone_a), Codec::Pcmu, None),
+        side(&port_c, addr(&phone_c), Codec::Pcma, None),
+    );
+    wait_released(&call.port_b);
+    phone_c
+        .send_to(&rtp(8, false, 9, 900, 3, &[0xD5; 160]), addr(&port_c))
+        .expect("send");
+    let after = recv(&call.phone_a);
+    assert_eq!((after.from, after.pt), (addr(&call.port_a), 0));
+    assert_eq!(
+        after.ssrc, before.ssrc,
+        "one stream for A across the transfer"
+    );
+    assert_eq!(after.seq, before.seq.wrapping_add(1));
+    assert!(after.marker);
+    // A's latch and socket carried over: A's packets reach C, transcoded.
+    call.a_sends(&rtp(0, false, 2, 160, 1, &[0xFF; 160]));
+    let g = recv(&phone_c);
+    assert_eq!((g.from, g.pt), (addr(&port_c), 8));
+    assert_eq!(g.payload[0], g711::ulaw_to_alaw(0xFF));
     call.relay.shutdown();
 }

@@ -10,25 +10,35 @@
 //! out and reach phones behind NAT.
 //!
 //! Cost per packet is the point: a few worker threads (one per core), each owning a set of
-//! bridges and one epoll set over their sockets, so there is no task, lock or allocation per
-//! stream or packet, and a socket that became readable is drained with one `recvmmsg` and
-//! relayed with one `sendmmsg`. The switch task gives orders through [`Relay`], which only
-//! queues a command and wakes the worker's eventfd. Linux only (epoll, eventfd, recvmmsg).
+//! bridges, so there is no task, lock or allocation per stream or packet. Each call's socket
+//! holds one packet per 20 ms, so what costs is system calls per packet, not our code: a
+//! worker waits with one io_uring (`ring.rs`: a multishot receive per socket into provided
+//! buffers, sends queued as ring entries, one `io_uring_enter` per round for all sockets),
+//! or, where io_uring cannot be set up, with epoll plus one `recvmmsg` and one `sendmmsg` per
+//! readable socket (`epoll.rs`). The switch task gives orders through [`Relay`], which only
+//! queues a command and wakes the worker's eventfd. Linux only.
 
+mod bufring;
+mod epoll;
 mod forward;
 mod rewrite;
+mod ring;
 mod sys;
 mod worker;
 
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use vaxel_media::Codec;
 
+use tracing::warn;
+
 use crate::metrics::Metrics;
-use sys::EventFd;
+use ring::Ring;
+use sys::{Epoll, EventFd};
 use worker::{Command, Worker};
 
 /// A bridged call's id: the engine uses the call's id, as for scheduler streams.
@@ -62,6 +72,19 @@ pub enum Which {
     B,
 }
 
+/// How the relay threads wait for packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayIo {
+    /// io_uring where it can be set up (kernel 6.0+, not disabled by seccomp or
+    /// `kernel.io_uring_disabled`), else epoll (logged once).
+    Auto,
+    /// epoll with `recvmmsg`/`sendmmsg`: the fallback, selectable for tests and comparisons.
+    Epoll,
+}
+
+/// Set when the fallback to epoll has been logged, so it is logged once per process.
+static FALLBACK_LOGGED: AtomicBool = AtomicBool::new(false);
+
 /// Handle to the relay threads; bridges are spread over them by id. Clones share the
 /// threads, which end on [`Relay::shutdown`] or when the last clone is dropped.
 #[derive(Clone)]
@@ -71,6 +94,8 @@ pub struct Relay {
 
 struct Inner {
     workers: Vec<WorkerHandle>,
+    /// Every thread runs io_uring.
+    uring: bool,
     /// Taken by `shutdown` to wait for the threads.
     joins: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -81,27 +106,68 @@ struct WorkerHandle {
 }
 
 impl Relay {
-    /// Starts `threads` relay threads (at least one; normally one per core).
+    /// Starts `threads` relay threads (at least one; normally one per core) on io_uring
+    /// where possible; `VAXEL_RELAY_NO_URING=1` in the environment keeps them on epoll.
     pub fn new(threads: usize, metrics: Arc<Metrics>) -> std::io::Result<Relay> {
+        let io = match std::env::var("VAXEL_RELAY_NO_URING") {
+            Ok(v) if v == "1" => RelayIo::Epoll,
+            _ => RelayIo::Auto,
+        };
+        Relay::new_with(threads, metrics, io)
+    }
+
+    /// [`Relay::new`] with the way of waiting chosen by the caller.
+    pub fn new_with(threads: usize, metrics: Arc<Metrics>, io: RelayIo) -> std::io::Result<Relay> {
         let mut workers = Vec::new();
         let mut joins = Vec::new();
+        let mut uring = true;
         for n in 0..threads.max(1) {
             let (tx, rx) = mpsc::channel();
             let wake = Arc::new(EventFd::new()?);
-            let worker = Worker::new(wake.clone(), rx, metrics.clone())?;
+            let worker = Worker::new(wake.clone(), rx, metrics.clone());
+            // Made here so that setup errors reach the caller; unused on io_uring.
+            let epoll = Epoll::new()?;
+            let (ready_tx, ready_rx) = mpsc::sync_channel(1);
             joins.push(
                 thread::Builder::new()
                     .name(format!("vaxel-relay-{n}"))
-                    .spawn(move || worker.run())?,
+                    .spawn(move || {
+                        // The ring is made on its thread: it is set up for a single issuer.
+                        let ring = match io {
+                            RelayIo::Auto => Ring::new()
+                                .inspect_err(|e| {
+                                    if !FALLBACK_LOGGED.swap(true, Ordering::Relaxed) {
+                                        warn!(error = %e, "media relay: io_uring unavailable, using epoll");
+                                    }
+                                })
+                                .ok(),
+                            RelayIo::Epoll => None,
+                        };
+                        let _ = ready_tx.send(ring.is_some());
+                        match ring {
+                            Some(ring) => {
+                                drop(epoll);
+                                ring.run(worker);
+                            }
+                            None => epoll::run(worker, epoll),
+                        }
+                    })?,
             );
+            uring &= ready_rx.recv().unwrap_or(false);
             workers.push(WorkerHandle { commands: tx, wake });
         }
         Ok(Relay {
             inner: Arc::new(Inner {
                 workers,
+                uring,
                 joins: Mutex::new(joins),
             }),
         })
+    }
+
+    /// Whether the threads relay through io_uring (else epoll).
+    pub fn uses_io_uring(&self) -> bool {
+        self.inner.uring
     }
 
     /// Starts relaying between `a` and `b`, replacing the bridge `id` if there is one (a

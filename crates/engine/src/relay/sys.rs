@@ -50,6 +50,17 @@ impl Epoll {
         Ok(())
     }
 
+    /// Reports `fd` (already watched) with `token` from now on.
+    pub fn modify(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: token,
+        };
+        // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+        check(unsafe { libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut ev) })?;
+        Ok(())
+    }
+
     /// Stops watching `fd`. Needed even when the socket is about to be dropped: another
     /// clone of its `Arc` may keep the file open, and with it the registration.
     pub fn delete(&self, fd: RawFd) {
@@ -83,7 +94,7 @@ impl EventFd {
         Ok(EventFd(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
-    /// For registering with [`Epoll`].
+    /// For registering with [`Epoll`] or a ring.
     pub fn fd(&self) -> RawFd {
         self.0.as_raw_fd()
     }
@@ -239,7 +250,7 @@ impl Batch {
 }
 
 /// The address the kernel wrote into `ss`.
-fn socket_addr(ss: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+pub fn socket_addr(ss: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
     let len = len as usize;
     match libc::c_int::from(ss.ss_family) {
         libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {

@@ -1,8 +1,11 @@
-//! One relay thread: the bridges it owns, an epoll set over their sockets and its command
-//! eventfd, and the loop that moves packets between them.
+//! One relay thread's state, whichever way it waits for packets: the bridges it owns, the
+//! commands that change them, and what happens to one datagram. The waiting loops are in
+//! `epoll.rs` and `ring.rs`; they see bridge changes through [`Watcher`].
 
 use std::collections::HashMap;
+use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::ops::Range;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +17,7 @@ use tracing::warn;
 
 use super::forward::{Dropped, Latch, Leg, forward};
 use super::rewrite::Rewriter;
-use super::sys::{BATCH, Batch, Epoll, EventFd};
+use super::sys::EventFd;
 use super::{BridgeId, Side, Which};
 use crate::metrics::Metrics;
 
@@ -34,15 +37,25 @@ pub enum Command {
     Shutdown,
 }
 
-/// The epoll token of the command eventfd; sockets get `slot << 1 | side`.
-const WAKE: u64 = u64::MAX;
+/// A waiting loop's handle on one watched socket (its own meaning per loop).
+pub type Watch = u32;
 
-/// Batches read from one socket per wake-up before the others get their turn (level
-/// triggering brings it back if more is queued).
-const MAX_ROUNDS: usize = 4;
+/// The handle of a socket that could not be watched; loops ignore it.
+pub const NO_WATCH: Watch = Watch::MAX;
+
+/// How a waiting loop learns which sockets to read and for which bridge side. Commands call
+/// it; it must not touch the bridges.
+pub trait Watcher {
+    /// Starts reading `socket` for side `side` (0 = A, 1 = B) of the bridge in `slot`.
+    fn watch(&mut self, socket: &Arc<UdpSocket>, slot: usize, side: usize) -> io::Result<Watch>;
+    /// A watched socket stays but now belongs to another slot or side.
+    fn rewatch(&mut self, watch: Watch, socket: &Arc<UdpSocket>, slot: usize, side: usize);
+    /// Stops reading a socket.
+    fn unwatch(&mut self, watch: Watch, socket: &Arc<UdpSocket>);
+}
 
 /// One leg of a bridge as the worker keeps it.
-struct SideState {
+pub struct SideState {
     socket: Arc<UdpSocket>,
     leg: Leg,
     latch: Latch,
@@ -50,6 +63,7 @@ struct SideState {
     dest: SockAddr,
     /// The stream we send to this leg's peer.
     out: Rewriter,
+    watch: Watch,
 }
 
 impl SideState {
@@ -61,15 +75,22 @@ impl SideState {
             latch,
             socket: side.socket,
             out: Rewriter::random(),
+            watch: 0,
         }
     }
 
-    fn fd(&self) -> RawFd {
+    /// The socket packets for this leg's peer leave from.
+    pub fn fd(&self) -> RawFd {
         self.socket.as_raw_fd()
     }
 
+    /// Where packets for this leg's peer go.
+    pub fn dest(&self) -> &SockAddr {
+        &self.dest
+    }
+
     /// Applies a re-INVITE's answer on this leg, keeping our outgoing stream. Returns the
-    /// socket it replaced, if it did (the caller re-registers it).
+    /// socket it replaced, if it did (the caller re-watches).
     fn renegotiate(&mut self, side: Side) -> Option<Arc<UdpSocket>> {
         if self.latch.renegotiate(side.remote) {
             self.dest = SockAddr::from(self.latch.dest());
@@ -92,19 +113,6 @@ impl SideState {
     }
 }
 
-/// The state for `side`: `old`'s, renegotiated, if it had the same socket; else fresh.
-fn carry(old: Option<SideState>, side: Side) -> SideState {
-    match old {
-        Some(mut s) if Arc::ptr_eq(&s.socket, &side.socket) => {
-            s.renegotiate(side);
-            // The far end is (probably) a new source: continue our stream after a re-base.
-            s.out.interrupt();
-            s
-        }
-        _ => SideState::new(side),
-    }
-}
-
 fn leg(side: &Side) -> Leg {
     Leg {
         codec: side.codec,
@@ -114,21 +122,22 @@ fn leg(side: &Side) -> Leg {
     }
 }
 
-struct Bridge {
+/// A bridged call: its two legs, A first.
+pub struct Bridge {
     id: BridgeId,
-    sides: [SideState; 2],
+    pub sides: [SideState; 2],
 }
 
 /// What happened to packets since the last flush to the shared metrics (kept per thread so
 /// the hot path touches no shared cache line).
 #[derive(Default)]
-struct Counts {
+pub struct Counts {
     relayed: u64,
     transcoded: u64,
     strict: u64,
-    dropped: u64,
+    pub dropped: u64,
     held: u64,
-    send_errors: u64,
+    pub send_errors: u64,
 }
 
 impl Counts {
@@ -141,7 +150,8 @@ impl Counts {
         }
     }
 
-    fn flush(&mut self, m: &Metrics) {
+    /// Adds the counts to the shared metrics and starts over.
+    pub fn flush(&mut self, m: &Metrics) {
         let pairs: [(&mut u64, &AtomicU64); 6] = [
             (&mut self.relayed, &m.rtp_relayed),
             (&mut self.transcoded, &m.rtp_transcoded),
@@ -158,31 +168,64 @@ impl Counts {
     }
 }
 
-/// A relay thread's state; `run` is the thread.
+/// One datagram received on `from` from `src` (`None`: an address we cannot read) in `buf`:
+/// strict RTP, then the rewrite for `to`. Returns the part of `buf` to send out of `to`'s
+/// socket to `to.dest()`, or `None` if the packet is dropped (counted).
+pub fn relay_one(
+    from: &mut SideState,
+    to: &mut SideState,
+    src: Option<SocketAddr>,
+    buf: &mut [u8],
+    now: Instant,
+    counts: &mut Counts,
+) -> Option<Range<usize>> {
+    let Some(src) = src else {
+        counts.dropped += 1;
+        return None;
+    };
+    if !from.latch.admits(src) {
+        counts.strict += 1;
+        return None;
+    }
+    match forward(buf, &from.leg, &to.leg, &mut to.out, now) {
+        Ok(out) => {
+            from.learn(src);
+            counts.relayed += 1;
+            counts.transcoded += u64::from(out.transcoded);
+            Some(out.range)
+        }
+        Err(Dropped::Garbage) => {
+            counts.dropped += 1;
+            None
+        }
+        Err(why) => {
+            from.learn(src);
+            counts.dropped(why);
+            None
+        }
+    }
+}
+
+/// A relay thread's bridges and orders; the waiting loop owns it.
 pub struct Worker {
-    epoll: Epoll,
     wake: Arc<EventFd>,
     commands: mpsc::Receiver<Command>,
-    /// Bridges by slot; a slot's index is in its sockets' epoll tokens.
+    /// Bridges by slot; a slot's index is what the waiting loop reports packets for.
     slots: Vec<Option<Bridge>>,
     free: Vec<usize>,
     by_id: HashMap<BridgeId, usize>,
-    counts: Counts,
-    metrics: Arc<Metrics>,
+    pub counts: Counts,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Worker {
-    /// A worker woken by `wake` for `commands`. Made on the caller's thread so setup errors
-    /// reach [`super::Relay::new`].
+    /// A worker woken by `wake` for `commands`.
     pub fn new(
         wake: Arc<EventFd>,
         commands: mpsc::Receiver<Command>,
         metrics: Arc<Metrics>,
-    ) -> std::io::Result<Worker> {
-        let epoll = Epoll::new()?;
-        epoll.add(wake.fd(), WAKE)?;
-        Ok(Worker {
-            epoll,
+    ) -> Worker {
+        Worker {
             wake,
             commands,
             slots: Vec::new(),
@@ -190,93 +233,42 @@ impl Worker {
             by_id: HashMap::new(),
             counts: Counts::default(),
             metrics,
-        })
-    }
-
-    /// Runs until Shutdown (or every handle is gone).
-    pub fn run(mut self) {
-        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
-        // Made here, not in `new`: its buffers are pointed at by raw pointers, so it stays on
-        // the thread that uses it.
-        let mut batch = Batch::new();
-        loop {
-            let n = match self.epoll.wait(&mut events) {
-                Ok(n) => n,
-                Err(e) => {
-                    warn!(error = %e, "media relay thread stops: epoll_wait failed");
-                    return;
-                }
-            };
-            // Commands first, so an order given before a packet was sent (a hold, a new
-            // address) applies to it. A socket event of this round may then name a slot that
-            // was emptied or reused: reading a slot's sockets when they are idle is harmless.
-            if events.iter().take(n).any(|ev| ev.u64 == WAKE) && !self.apply_commands() {
-                return;
-            }
-            let now = Instant::now();
-            for ev in events.iter().take(n) {
-                let token = ev.u64;
-                if token != WAKE {
-                    self.readable(&mut batch, (token >> 1) as usize, (token & 1) as usize, now);
-                }
-            }
-            self.counts.flush(&self.metrics);
         }
     }
 
-    /// Relays everything queued on side `rx` of the bridge in `slot`.
-    fn readable(&mut self, batch: &mut Batch, slot: usize, rx: usize, now: Instant) {
+    /// The command eventfd (for the waiting loop to watch).
+    pub fn wake_fd(&self) -> RawFd {
+        self.wake.fd()
+    }
+
+    /// The two legs of the bridge in `slot`, the receiving one (`rx`) first, and the counts.
+    pub fn legs(
+        &mut self,
+        slot: usize,
+        rx: usize,
+    ) -> Option<(&mut SideState, &mut SideState, &mut Counts)> {
         let Some(Some(bridge)) = self.slots.get_mut(slot) else {
-            return;
+            return None;
         };
         let [a, b] = &mut bridge.sides;
         let (from, to) = if rx == 0 { (a, b) } else { (b, a) };
-        let counts = &mut self.counts;
-        for _ in 0..MAX_ROUNDS {
-            // WouldBlock ends the drain; so does any other error (level triggering retries).
-            let Ok(n) = batch.recv(from.fd()) else {
-                break;
-            };
-            for i in 0..n {
-                let Some((src, buf)) = batch.packet(i) else {
-                    counts.dropped += 1;
-                    continue;
-                };
-                if !from.latch.admits(src) {
-                    counts.strict += 1;
-                    continue;
-                }
-                match forward(buf, &from.leg, &to.leg, &mut to.out, now) {
-                    Ok(out) => {
-                        from.learn(src);
-                        counts.relayed += 1;
-                        counts.transcoded += u64::from(out.transcoded);
-                        batch.queue(i, out.range);
-                    }
-                    Err(Dropped::Garbage) => counts.dropped += 1,
-                    Err(why) => {
-                        from.learn(src);
-                        counts.dropped(why);
-                    }
-                }
-            }
-            counts.send_errors += batch.flush(to.fd(), &to.dest);
-            if n < BATCH {
-                break;
-            }
-        }
+        Some((from, to, &mut self.counts))
     }
 
     /// Applies queued commands; false on Shutdown or when the handles are gone.
-    fn apply_commands(&mut self) -> bool {
+    pub fn apply_commands(&mut self, w: &mut impl Watcher) -> bool {
         self.wake.clear();
         loop {
             match self.commands.try_recv() {
-                Ok(Command::Bridge { id, a, b }) => self.bridge(id, a, b),
-                Ok(Command::Update { id, which, side }) => self.update(id, which, side),
+                Ok(Command::Bridge { id, a, b }) => self.bridge(w, id, a, b),
+                Ok(Command::Update { id, which, side }) => self.update(w, id, which, side),
                 Ok(Command::Unbridge { id }) => {
-                    if let Some(slot) = self.by_id.remove(&id) {
-                        self.release(slot);
+                    if let Some(slot) = self.by_id.remove(&id)
+                        && let Some(bridge) = self.take(slot)
+                    {
+                        for s in &bridge.sides {
+                            w.unwatch(s.watch, &s.socket);
+                        }
                     }
                 }
                 Ok(Command::Shutdown) | Err(mpsc::TryRecvError::Disconnected) => return false,
@@ -285,29 +277,59 @@ impl Worker {
         }
     }
 
-    fn bridge(&mut self, id: BridgeId, a: Side, b: Side) {
-        let old = self.by_id.remove(&id).and_then(|slot| self.release(slot));
-        // A leg that keeps its socket keeps its outgoing stream and latch (a transfer
-        // replaces the other leg; this one's phone should hear one continuous stream).
-        let (old_a, old_b) = match old {
-            Some(Bridge { sides: [a, b], .. }) => (Some(a), Some(b)),
-            None => (None, None),
-        };
-        let sides = [carry(old_a, a), carry(old_b, b)];
+    fn bridge(&mut self, w: &mut impl Watcher, id: BridgeId, a: Side, b: Side) {
+        let old = self.by_id.remove(&id).and_then(|slot| self.take(slot));
         let slot = self.free.pop().unwrap_or(self.slots.len());
-        let tokens = [(slot as u64) << 1, ((slot as u64) << 1) | 1];
-        if let Err(e) = self.epoll.add(sides[0].fd(), tokens[0]) {
-            warn!(bridge = id, error = %e, "media relay: cannot watch leg A's socket; not bridged");
+        // A leg that keeps its socket keeps its outgoing stream, latch and watch (a transfer
+        // replaces the other leg; this one's phone should hear one continuous stream).
+        let mut olds: [Option<SideState>; 2] = match old {
+            Some(Bridge { sides: [a, b], .. }) => [Some(a), Some(b)],
+            None => [None, None],
+        };
+        let news = [a, b];
+        let mut carried = [false; 2];
+        for (i, (old, new)) in olds.iter_mut().zip(&news).enumerate() {
+            match old {
+                Some(s) if Arc::ptr_eq(&s.socket, &new.socket) => carried[i] = true,
+                Some(s) => w.unwatch(s.watch, &s.socket),
+                None => {}
+            }
+        }
+        let mut sides = Vec::with_capacity(2);
+        for (i, (old, new)) in olds.into_iter().zip(news).enumerate() {
+            let state = match old {
+                Some(mut s) if carried[i] => {
+                    s.renegotiate(new);
+                    // The far end is (probably) a new source: continue our stream after a
+                    // re-base.
+                    s.out.interrupt();
+                    w.rewatch(s.watch, &s.socket, slot, i);
+                    s
+                }
+                _ => {
+                    let mut s = SideState::new(new);
+                    match w.watch(&s.socket, slot, i) {
+                        Ok(watch) => s.watch = watch,
+                        Err(e) => {
+                            warn!(bridge = id, side = i, error = %e, "media relay: cannot watch a leg's socket; not bridged");
+                            for done in &sides {
+                                let done: &SideState = done;
+                                w.unwatch(done.watch, &done.socket);
+                            }
+                            self.free.push(slot);
+                            return;
+                        }
+                    }
+                    s
+                }
+            };
+            sides.push(state);
+        }
+        let (Some(b), Some(a)) = (sides.pop(), sides.pop()) else {
             self.free.push(slot);
             return;
-        }
-        if let Err(e) = self.epoll.add(sides[1].fd(), tokens[1]) {
-            warn!(bridge = id, error = %e, "media relay: cannot watch leg B's socket; not bridged");
-            self.epoll.delete(sides[0].fd());
-            self.free.push(slot);
-            return;
-        }
-        let bridge = Bridge { id, sides };
+        };
+        let bridge = Bridge { id, sides: [a, b] };
         if slot == self.slots.len() {
             self.slots.push(Some(bridge));
         } else if let Some(s) = self.slots.get_mut(slot) {
@@ -316,7 +338,7 @@ impl Worker {
         self.by_id.insert(id, slot);
     }
 
-    fn update(&mut self, id: BridgeId, which: Which, side: Side) {
+    fn update(&mut self, w: &mut impl Watcher, id: BridgeId, which: Which, side: Side) {
         let Some(&slot) = self.by_id.get(&id) else {
             return;
         };
@@ -331,20 +353,20 @@ impl Worker {
             return;
         };
         if let Some(old) = state.renegotiate(side) {
-            self.epoll.delete(old.as_raw_fd());
-            let token = ((slot as u64) << 1) | i as u64;
-            if let Err(e) = self.epoll.add(state.fd(), token) {
-                warn!(bridge = id, error = %e, "media relay: cannot watch the new socket");
+            w.unwatch(state.watch, &old);
+            match w.watch(&state.socket, slot, i) {
+                Ok(watch) => state.watch = watch,
+                Err(e) => {
+                    state.watch = NO_WATCH;
+                    warn!(bridge = id, error = %e, "media relay: cannot watch the new socket")
+                }
             }
         }
     }
 
-    /// Empties `slot`, unwatching its sockets; returns what it held.
-    fn release(&mut self, slot: usize) -> Option<Bridge> {
+    /// Empties `slot`; returns what it held (still watched: the caller decides).
+    fn take(&mut self, slot: usize) -> Option<Bridge> {
         let bridge = self.slots.get_mut(slot)?.take()?;
-        for s in &bridge.sides {
-            self.epoll.delete(s.fd());
-        }
         self.free.push(slot);
         debug_assert!(self.by_id.get(&bridge.id) != Some(&slot));
         Some(bridge)
