@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The media relay under N bridged calls (2N RTP streams in, 2N out, 20 ms PCMU): loss, added
 # jitter, CPU of the relay threads; the same load sent phone to phone without the relay
-# (the load generator's own cost), and a mixed run with half the calls PCMU<->PCMA.
+# (the load generator's own cost), and a mixed run with half the calls PCMU<->PCMA. The relay
+# runs on io_uring where it can; the modes epoll and mixed-epoll force its epoll fallback.
 #   bash bench/relay-bench.sh                 # N = 500 1000 2000, 20 s each, 3 runs
 #   NS="2000" SECS=10 RUNS=1 bash bench/relay-bench.sh
 # env: NS="500 1000 2000" SECS=20 RUNS=3 MODES="direct relay mixed" OUT=file.jsonl
+#      (MODES may also name epoll, mixed-epoll); FLAGS="..." extra relay_bench flags
 source "$(dirname "$0")/common.sh"
 # The measured processes run at nice BENCH_NICE (default -10 when root): the machine is shared,
 # and other tenants' compilers would otherwise decide the figures. 0 turns it off.
@@ -26,10 +28,12 @@ for run in $(seq 1 "$RUNS"); do
         direct) flags="--direct" ;;
         relay) flags="" ;;
         mixed) flags="--mixed" ;;
+        epoll) flags="--epoll" ;;
+        mixed-epoll) flags="--mixed --epoll" ;;
         *) echo "unknown mode $mode" >&2; exit 2 ;;
       esac
       # Bounded: the run itself stops after SECS (+ set-up and a 0.5 s drain).
-      if line="$(niced timeout "$((SECS * 3 + 60))" "$BIN" --calls "$n" --secs "$SECS" $flags --label "run$run")"; then
+      if line="$(niced timeout "$((SECS * 3 + 60))" "$BIN" --calls "$n" --secs "$SECS" $flags ${FLAGS:-} --label "run$run")"; then
         echo "$line" >> "$OUT"
         echo "$line" >&2
       else

@@ -16,13 +16,18 @@ def relay(rows):
     groups = defaultdict(list)
     for r in rows:
         mode = "direct" if r["mode"] == "direct" else ("relay, half PCMU<->PCMA" if r.get("mixed") else "relay, PCMU")
+        # Runs before the relay had io_uring have no relay_io: their path is epoll, unnamed.
+        if r["mode"] != "direct" and r.get("relay_io"):
+            mode += f" ({r['relay_io']})"
         groups[(r["calls"], mode)].append(r)
     out = []
     for n in sorted({k[0] for k in groups}):
         gen = groups.get((n, "direct"))
         # The generator sends and receives each packet once, as the relay receives and sends it.
         gen_us = med(gen, "gen_cpu_us_per_pkt") if gen else None
-        for mode in ("direct", "relay, PCMU", "relay, half PCMU<->PCMA"):
+        modes = ["direct"] + [f"relay, {m}{io}" for m in ("PCMU", "half PCMU<->PCMA")
+                              for io in ("", " (epoll)", " (io_uring)")]
+        for mode in modes:
             g = groups.get((n, mode))
             if not g:
                 continue
