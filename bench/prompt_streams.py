@@ -102,7 +102,7 @@ def main():
         "vaxel_pps_in_window": round(sent / window) if window > 0 else None,
         "sink_cpu_pct": round(100 * (sink_cpu1 - sink_cpu0) / window, 1) if window > 0 else None,
         "sipp_cpu_pct": round(100 * (sipp_cpu1 - sipp_cpu0) / window, 1) if window > 0 else None,
-        "host_busy_pct": b.host_busy_pct(h0, h1), "loadavg1": b.loadavg1(),
+        "host_busy_pct": b.host_busy_pct(h0, h1), "loadavg1": b.loadavg1(), "media_realtime": b.MEDIA_REALTIME == "true",
         "rss0_kib": rss0, "rssN_kib": rss_max,
         "kib_per_call": round((rss_max - rss0) / a.n, 1),
         "streams": s["streams"], "packets": s["packets"], "expected": s["expected_total"],

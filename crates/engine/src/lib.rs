@@ -13,6 +13,7 @@ pub mod load;
 pub mod metrics;
 pub mod overrides;
 mod ports;
+pub mod priority;
 mod registry;
 pub mod relay;
 mod rtp_in;
@@ -102,6 +103,7 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    priority::set_wanted(plan.server.media_realtime);
     let scheduler = scheduler::Scheduler::start(cores, media_tx.clone(), metrics.clone())
         .map_err(io("rtp scheduler threads"))?;
     let relay = relay::Relay::new(cores, metrics.clone()).map_err(io("rtp relay threads"))?;

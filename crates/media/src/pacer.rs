@@ -66,6 +66,12 @@ impl Pacer {
         self.sent = self.sent.saturating_add(skipped);
         skipped
     }
+
+    /// Skips every frame due at `now`, so the next one is in the future: for a clock that
+    /// had nothing to send for a while and should not catch up at all.
+    pub fn skip_past(&mut self, now: Instant) {
+        self.sent = self.sent.saturating_add(self.frames_behind(now));
+    }
 }
 
 #[cfg(test)]
@@ -125,5 +131,17 @@ mod tests {
         assert_eq!(p.frames_due(now), 0);
         assert_eq!(p.next_deadline(), start + Duration::from_millis(2020));
         assert_eq!(p.resync(now), 0);
+    }
+
+    #[test]
+    fn skip_past_leaves_nothing_due() {
+        let start = Instant::now();
+        let mut p = Pacer::new(start);
+        let now = start + Duration::from_millis(1_010);
+        p.skip_past(now);
+        assert_eq!(p.frames_due(now), 0);
+        assert_eq!(p.next_deadline(), start + Duration::from_millis(1_020));
+        p.skip_past(now);
+        assert_eq!(p.next_deadline(), start + Duration::from_millis(1_020));
     }
 }

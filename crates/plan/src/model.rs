@@ -40,6 +40,9 @@ pub struct ServerConfig {
     /// Digest algorithms phones are challenged with, one challenge each, in this order
     /// (clients take the first they know; some, like SIPp, only look at the first).
     pub digest: Vec<String>,
+    /// Run the RTP threads under real-time scheduling, so other work on the host cannot
+    /// delay their 20 ms deadlines (needs CAP_SYS_NICE; read at start, not on reload).
+    pub media_realtime: bool,
 }
 
 /// `[[trunk]]`: an operator connection.

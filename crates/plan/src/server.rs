@@ -19,6 +19,7 @@ const KEYS: &[&str] = &[
     "data_dir",
     "sounds_dir",
     "digest",
+    "media_realtime",
 ];
 
 /// Digest algorithms a phone may be challenged with (RFC 7616, RFC 8760).
@@ -48,6 +49,7 @@ impl ServerConfig {
             data_dir: config_dir.join("data"),
             sounds_dir: config_dir.join("sounds"),
             digest: vec!["SHA-256".into(), "MD5".into()],
+            media_realtime: false,
         }
     }
 }
@@ -168,6 +170,9 @@ pub(crate) fn read_server(
                 "like \"127.0.0.1:8080\"",
             ),
         }
+    }
+    if let Some(b) = t.bool(sink, "media_realtime") {
+        s.media_realtime = b;
     }
     if t.get("digest").is_some() {
         let list = t.str_list(sink, "digest");

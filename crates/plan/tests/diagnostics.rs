@@ -34,8 +34,23 @@ fn unknown_key_lists_valid_keys() {
     assert_eq!(
         e,
         vec![
-            "v.toml:2:1: error: unknown key `colour` in [server]\n  = hint: valid keys: name, timezone, country_code, sip, media_address, rtp_ports, http, data_dir, sounds_dir, digest"
+            "v.toml:2:1: error: unknown key `colour` in [server]\n  = hint: valid keys: name, timezone, country_code, sip, media_address, rtp_ports, http, data_dir, sounds_dir, digest, media_realtime"
         ]
+    );
+}
+
+#[test]
+fn media_realtime_must_be_a_bool() {
+    let e = errors("[server]\nmedia_realtime = \"yes\"\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("v.toml:2:18: error:") && e[0].contains("true or false"),
+        "{e:?}"
+    );
+    assert!(
+        compile_ok("[server]\nmedia_realtime = true\n")
+            .server
+            .media_realtime
     );
 }
 

@@ -226,6 +226,7 @@ fn minimal_config_uses_defaults() {
     assert_eq!(s.http, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
     assert_eq!(s.data_dir, PathBuf::from("data"));
     assert_eq!(s.sounds_dir, PathBuf::from("sounds"));
+    assert!(!s.media_realtime);
     assert_eq!(
         p.summary(),
         "v.toml: ok — 0 DIDs, 0 users, 0 messages, 0 queues, 0 IVRs, 0 schedules, 0 flows, 0 sounds"
