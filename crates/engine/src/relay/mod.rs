@@ -107,17 +107,18 @@ struct WorkerHandle {
 
 impl Relay {
     /// Starts `threads` relay threads (at least one; normally one per core) on io_uring
-    /// where possible; `VAXEL_RELAY_NO_URING=1` in the environment keeps them on epoll.
+    /// where possible.
     pub fn new(threads: usize, metrics: Arc<Metrics>) -> std::io::Result<Relay> {
-        let io = match std::env::var("VAXEL_RELAY_NO_URING") {
-            Ok(v) if v == "1" => RelayIo::Epoll,
-            _ => RelayIo::Auto,
-        };
-        Relay::new_with(threads, metrics, io)
+        Relay::new_with(threads, metrics, RelayIo::Auto)
     }
 
-    /// [`Relay::new`] with the way of waiting chosen by the caller.
+    /// [`Relay::new`] with the way of waiting chosen by the caller; `VAXEL_RELAY_NO_URING=1`
+    /// in the environment turns `Auto` into `Epoll` (to rule io_uring out on a live system).
     pub fn new_with(threads: usize, metrics: Arc<Metrics>, io: RelayIo) -> std::io::Result<Relay> {
+        let io = match std::env::var("VAXEL_RELAY_NO_URING") {
+            Ok(v) if v == "1" => RelayIo::Epoll,
+            _ => io,
+        };
         let mut workers = Vec::new();
         let mut joins = Vec::new();
         let mut uring = true;

@@ -285,6 +285,8 @@ impl Ring {
                     break;
                 }
                 if !worker.apply_commands(&mut self) {
+                    // The rest of this round's completions still count for what is in flight.
+                    self.settle(&cqes);
                     break;
                 }
             }
@@ -425,23 +427,38 @@ impl Ring {
                 return;
             }
             let cqes = std::mem::take(&mut self.cqes);
-            for &(ud, _, flags) in &cqes {
-                if let Some(bid) = cqueue::buffer_select(flags) {
-                    self.bufs.give(bid);
-                }
-                let done = !cqueue::more(flags);
-                match kind(ud) {
-                    RECV => {
-                        if let Some(arm) = self.arms.get_mut(ud as u32 as usize) {
-                            arm.live &= !done;
-                        }
-                    }
-                    SEND => self.sends_in_flight = self.sends_in_flight.saturating_sub(1),
-                    WAKE => self.wake_live &= !done,
-                    _ => {}
-                }
-            }
+            self.settle(&cqes);
             self.cqes = cqes;
+        }
+        if !self.quiet() {
+            warn!(
+                "media relay: io_uring requests still in flight at shutdown; their buffers are leaked"
+            );
+        }
+    }
+
+    /// Accounts completions without relaying anything (the loop is stopping): buffers back,
+    /// receives, sends and the command poll no longer in flight once their last completion
+    /// came.
+    fn settle(&mut self, cqes: &[(u64, i32, u32)]) {
+        for &(ud, _, flags) in cqes {
+            if let Some(bid) = cqueue::buffer_select(flags) {
+                self.bufs.give(bid);
+            }
+            let done = !cqueue::more(flags);
+            match kind(ud) {
+                RECV => {
+                    if let Some(arm) = self.arms.get_mut(ud as u32 as usize) {
+                        arm.live &= !done;
+                    }
+                }
+                SEND => {
+                    self.sends_in_flight = self.sends_in_flight.saturating_sub(1);
+                    self.bufs.give(ud as u16);
+                }
+                WAKE => self.wake_live &= !done,
+                _ => {}
+            }
         }
     }
 
@@ -483,20 +500,9 @@ impl Ring {
         }
         // The send's completion and the receive's last one give everything back.
         while !self.quiet() && Instant::now() < deadline {
-            for &(ud, _, flags) in &self.cqes {
-                match kind(ud) {
-                    SEND => {
-                        self.sends_in_flight = self.sends_in_flight.saturating_sub(1);
-                        self.bufs.give(ud as u16);
-                    }
-                    RECV if !cqueue::more(flags) => {
-                        if let Some(arm) = self.arms.get_mut(ud as u32 as usize) {
-                            arm.live = false;
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            let cqes = std::mem::take(&mut self.cqes);
+            self.settle(&cqes);
+            self.cqes = cqes;
             if self.quiet() {
                 break;
             }
