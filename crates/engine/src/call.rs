@@ -28,12 +28,22 @@ pub struct Media {
     pub port: u16,
     /// Its socket: prompts go out of it, and the relay takes it over when the call is bridged.
     pub socket: Arc<UdpSocket>,
-    /// Reads what the caller sends (DTMF) while prompts play.
-    pub reader: JoinHandle<()>,
+    /// Reads what the caller sends (DTMF) while a menu waits for keys; `None` until the walk
+    /// first wants digits (see `Switch::ensure_reader`).
+    pub reader: Option<JoinHandle<()>>,
     /// The relay has the socket (the reader is stopped): bridged or relaying early media.
     pub relayed: bool,
     /// The SDP answer we gave, reused for retransmissions and re-INVITEs.
     pub answer: String,
+}
+
+impl Media {
+    /// Stops reading the caller's RTP (the relay takes the socket, or the call ends).
+    pub fn stop_reader(&mut self) {
+        if let Some(r) = self.reader.take() {
+            r.abort();
+        }
+    }
 }
 
 /// One call.

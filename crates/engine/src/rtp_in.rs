@@ -26,7 +26,28 @@ pub struct DtmfMode {
     pub audio_pt: u8,
 }
 
-/// Starts the reader task of one call's RTP socket.
+/// Receive buffer of a socket nobody reads (bytes as given to SO_RCVBUF; the kernel doubles
+/// it): a few packets. A caller keeps sending RTP while a message plays; unread, it would
+/// fill the default ~200 KB per call (a gigabyte of kernel memory at 5,000 calls).
+const PARKED_RCVBUF: usize = 2048;
+/// Receive buffer while something reads the socket: the kernel's usual default.
+const READ_RCVBUF: usize = 106_496;
+
+/// Leaves a call's RTP socket unread (no digits wanted yet): nothing waits on it, so the
+/// prompts sent from it wake no one, and what the caller sends is dropped by the kernel
+/// after a few packets.
+pub fn park(socket: &UdpSocket) {
+    let _ = socket2::SockRef::from(socket).set_recv_buffer_size(PARKED_RCVBUF);
+}
+
+/// Gives a parked socket its usual receive buffer back, before a reader or the relay uses it.
+pub fn unpark(socket: &UdpSocket) {
+    let _ = socket2::SockRef::from(socket).set_recv_buffer_size(READ_RCVBUF);
+}
+
+/// Starts the reader task of one call's RTP socket. Only while keys mean something (an IVR
+/// menu): a socket in the runtime's epoll set is woken by every packet *sent* from it too
+/// (the kernel's write-space wake-up walks its wait queue), ~0.5 us per prompt packet.
 pub fn spawn(
     id: StreamId,
     socket: Arc<UdpSocket>,
@@ -34,6 +55,7 @@ pub fn spawn(
     events: UnboundedSender<MediaEvent>,
     metrics: Arc<Metrics>,
 ) -> tokio::task::JoinHandle<()> {
+    unpark(&socket);
     let clone = socket.try_clone();
     tokio::spawn(async move {
         let Ok(std_sock) = clone else { return };

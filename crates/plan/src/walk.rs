@@ -296,6 +296,12 @@ impl Walk {
         self.phase == Phase::Ended
     }
 
+    /// Whether keys pressed now mean something (an IVR menu): the engine reads the caller's
+    /// RTP for DTMF only then, which spares every prompt-only call a reader.
+    pub fn wants_digits(&self) -> bool {
+        matches!(self.phase, Phase::Menu(_))
+    }
+
     /// Whether the call is bridged to someone who answered.
     pub fn is_bridged(&self) -> bool {
         self.phase == Phase::Bridged

@@ -160,6 +160,7 @@ fn entering_a_menu_answers_and_plays_the_prompt() {
     assert_eq!(a, [Action::Answer, play(&p, "main-menu.wav")]);
     assert!(c.walk.is_answered());
     assert!(!c.walk.is_ended());
+    assert!(c.walk.wants_digits());
     assert_eq!(c.at(), "ivr:main");
 }
 
@@ -172,6 +173,8 @@ fn a_choice_during_the_prompt_barges_in() {
         [Action::StopPlayback, play(&p, "closed.wav")]
     );
     assert_eq!(c.at(), "message:bye");
+    // Keys mean nothing in a message: the engine stops reading for them only in menus.
+    assert!(!c.walk.wants_digits());
     assert_eq!(c.send(Event::PlaybackDone), [Action::Hangup]);
 }
 

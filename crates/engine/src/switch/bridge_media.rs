@@ -33,8 +33,9 @@ impl Switch {
         let (a, b) = (side(&media.socket, neg), side(&l.socket, ans));
         // The caller's port stops playing prompts and reading digits: the relay owns it now.
         self.scheduler.send(Command::Stop { id });
-        media.reader.abort();
+        rtp_in::unpark(&media.socket);
         if let Some(m) = call.media.as_mut() {
+            m.stop_reader();
             m.relayed = true;
         }
         self.relay.bridge(id, a, b);
@@ -88,18 +89,7 @@ impl Switch {
         if !media.relayed {
             return;
         }
-        let mode = DtmfMode {
-            telephone_event: neg.telephone_event,
-            codec: neg.codec,
-            audio_pt: neg.payload_type,
-        };
-        media.reader = rtp_in::spawn(
-            id,
-            media.socket.clone(),
-            mode,
-            self.media_events.clone(),
-            self.metrics.clone(),
-        );
+        rtp_in::park(&media.socket);
         media.relayed = false;
         self.scheduler.send(Command::Start {
             id,
@@ -113,6 +103,7 @@ impl Switch {
                 neg.payload_type,
             ),
         });
+        self.ensure_reader(id);
     }
 
     /// After a re-INVITE on one side, the relay learns the new address, codec or hold.

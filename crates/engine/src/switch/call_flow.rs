@@ -146,18 +146,7 @@ impl Switch {
         let _ = socket.set_nonblocking(true);
         let socket = Arc::new(socket);
         let socket_kept = socket.clone();
-        let mode = DtmfMode {
-            telephone_event: neg.telephone_event,
-            codec: neg.codec,
-            audio_pt: neg.payload_type,
-        };
-        let reader = rtp_in::spawn(
-            id,
-            socket.clone(),
-            mode,
-            self.media_events.clone(),
-            self.metrics.clone(),
-        );
+        rtp_in::park(&socket);
         let answer = vaxel_sdp::answer(&neg, self.media_ip, port, id, 1);
         let rtp = RtpSender::new(
             fastrand::u32(..),
@@ -176,12 +165,44 @@ impl Switch {
             c.media = Some(Media {
                 port,
                 socket: socket_kept,
-                reader,
+                reader: None,
                 relayed: false,
                 answer,
             });
         }
+        // A DID that opens on a menu wants keys from the first packet.
+        self.ensure_reader(id);
         true
+    }
+
+    /// Starts reading the caller's RTP for DTMF once the walk wants keys (an IVR menu) and
+    /// the call has a port the relay does not hold. Until then the socket stays parked
+    /// ([`rtp_in::park`]); a key pressed outside a menu meant nothing to the walk anyway.
+    pub(super) fn ensure_reader(&mut self, id: u64) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if !call.walk.wants_digits() {
+            return;
+        }
+        let (Some(media), Some(neg)) = (call.media.as_mut(), call.negotiated.as_ref()) else {
+            return;
+        };
+        if media.relayed || media.reader.is_some() {
+            return;
+        }
+        let mode = DtmfMode {
+            telephone_event: neg.telephone_event,
+            codec: neg.codec,
+            audio_pt: neg.payload_type,
+        };
+        media.reader = Some(rtp_in::spawn(
+            id,
+            media.socket.clone(),
+            mode,
+            self.media_events.clone(),
+            self.metrics.clone(),
+        ));
     }
 
     pub(super) fn answer(&mut self, now: Instant, id: u64) {
@@ -269,9 +290,9 @@ impl Switch {
             self.by_dialog
                 .remove(&(d.call_id.clone(), d.local_tag.clone()));
         }
-        if let Some(m) = &call.media {
+        if let Some(m) = call.media.as_mut() {
             self.scheduler.send(Command::Stop { id });
-            m.reader.abort();
+            m.stop_reader();
             self.ports.release(m.port);
             self.metrics
                 .rtp_ports_free

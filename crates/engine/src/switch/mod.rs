@@ -284,6 +284,7 @@ impl Switch {
             );
         }
         call.decisions_logged = call.walk.decisions().len();
+        self.ensure_reader(id);
         actions
     }
 
