@@ -18,10 +18,10 @@
 //! - One pacing thread (`send.rs`) sends every stream's packet at an absolute deadline:
 //!   stream `s` of `S` at `t0 + k * 20 ms + s * 20 ms / S` (evenly spread), with a proper
 //!   12-byte RTP header and 160 bytes of payload. It sleeps at least `--tick-us` (100 us) at a
-//!   time; packets due meanwhile leave with one `sendmmsg` per run of packets from the same
-//!   socket. The payload carries the stream, the sender's sequence number and the send
-//!   instant (CLOCK_REALTIME, read as the packet is put in its batch), written as 32 bytes
-//!   from a 16-value alphabet that survives G.711 transcoding (`stamp.rs`).
+//!   time; packets due meanwhile leave with `sendmmsg`, batched per phone socket. The payload
+//!   carries the stream, the sender's sequence number and the send instant (CLOCK_REALTIME,
+//!   read as the packet is put in its batch), written as 32 bytes from a 16-value alphabet
+//!   that survives G.711 transcoding (`stamp.rs`).
 //! - Receiver threads (`--receivers`, default 1; `recv.rs`) look at their phone sockets
 //!   every `--rx-tick-us` (1 ms) and take datagrams with `recvmmsg` (256 at a time) and the
 //!   kernel's receive time (`SO_TIMESTAMPNS`). Transit = receive time - send time. Added
@@ -243,6 +243,7 @@ fn main() -> io::Result<()> {
         packet[8..12].copy_from_slice(&fastrand::u32(..).to_be_bytes());
         tx.push(Tx {
             fd: phones[phone_of[s]].as_raw_fd(),
+            phone: phone_of[s],
             dest: sockaddr_in(dest),
             law: laws[s],
             packet,

@@ -1,7 +1,7 @@
 //! The pacing thread: every stream's packet at its absolute deadline, sent from the few
-//! shared phone sockets with `sendmmsg`, one call per run of consecutive packets from the
-//! same socket (streams are given to sockets in blocks, so the packets due in one wake-up
-//! mostly share a socket).
+//! shared phone sockets with `sendmmsg`: the packets due in one wake-up are batched per
+//! socket (streams are given to sockets in blocks, so they share few sockets), up to 64 per
+//! call.
 
 use std::mem::{size_of, zeroed};
 use std::os::fd::RawFd;
@@ -21,6 +21,8 @@ const SEND_BATCH: usize = 64;
 /// One sending leg: the shared phone socket it leaves from, where it goes, its RTP state.
 pub struct Tx {
     pub fd: RawFd,
+    /// Index of the phone socket `fd` (batches are per socket).
+    pub phone: usize,
     pub dest: libc::sockaddr_in,
     pub law: usize,
     pub packet: [u8; HEADER + PAYLOAD],
@@ -128,7 +130,8 @@ pub fn sender(mut tx: Vec<Tx>, alphabet: Arc<Alphabet>, pace: Pace) -> SendRepor
         calls: 0,
         cpu_ns: 0,
     };
-    let mut batch = Batch::new();
+    let phones = tx.iter().map(|t| t.phone + 1).max().unwrap_or(0);
+    let mut batches: Vec<Batch> = (0..phones).map(|_| Batch::new()).collect();
     let deadline = |round: u64, s: usize| pace.t0 + round * PTIME_NS + s as u64 * PTIME_NS / total;
     for round in 0..pace.rounds {
         let mut s = 0;
@@ -149,7 +152,8 @@ pub fn sender(mut tx: Vec<Tx>, alphabet: Arc<Alphabet>, pace: Pace) -> SendRepor
                     let late = (now.saturating_sub(deadline(round, s)) / 1000).min(100_000);
                     rep.late_us[late as usize] += 1;
                 }
-                if batch.streams.len() == SEND_BATCH || (batch.fd != tx[s].fd && batch.fd >= 0) {
+                let batch = &mut batches[tx[s].phone];
+                if batch.streams.len() == SEND_BATCH {
                     batch.flush(&tx, &mut rep);
                 }
                 let t = &mut tx[s];
@@ -168,7 +172,7 @@ pub fn sender(mut tx: Vec<Tx>, alphabet: Arc<Alphabet>, pace: Pace) -> SendRepor
                 batch.streams.push(s);
                 s += 1;
             }
-            if !batch.streams.is_empty() {
+            for batch in batches.iter_mut().filter(|b| !b.streams.is_empty()) {
                 batch.flush(&tx, &mut rep);
             }
         }
