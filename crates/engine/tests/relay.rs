@@ -44,6 +44,7 @@ both_paths!(
     shutdown_releases_every_socket_and_later_commands_are_ignored,
     reinvite_to_a_new_socket_moves_the_leg_and_keeps_our_stream,
     a_new_bridge_keeps_the_leg_that_keeps_its_socket,
+    a_backlog_larger_than_the_receive_buffers_is_relayed_whole,
 );
 
 /// Two relay threads waiting the `io` way. Where io_uring cannot be set up, `Auto` falls
@@ -622,4 +623,44 @@ fn a_new_bridge_keeps_the_leg_that_keeps_its_socket(io: RelayIo) {
     assert_eq!((g.from, g.pt), (addr(&port_c), 8));
     assert_eq!(g.payload[0], g711::ulaw_to_alaw(0xFF));
     call.relay.shutdown();
+}
+
+fn a_backlog_larger_than_the_receive_buffers_is_relayed_whole(io: RelayIo) {
+    // More datagrams queued on the ports of one thread than the io_uring path has provided
+    // buffers (4,096): its receives end with ENOBUFS and must be re-armed.
+    const BRIDGES: usize = 55;
+    const QUEUED: u16 = 80;
+    let metrics = Arc::new(Metrics::default());
+    let relay = Relay::new_with(1, metrics.clone(), io).expect("relay");
+    let (caller, sink) = (phone(), phone());
+    let mut ports = Vec::new();
+    for _ in 0..BRIDGES {
+        let (a, b) = (port(), port());
+        for i in 0..QUEUED {
+            let pkt = rtp(0, false, i, 160 * u32::from(i), 7, &[0xFF; 160]);
+            caller.send_to(&pkt, addr(&a)).expect("send");
+        }
+        ports.push((a, b));
+    }
+    for (id, (a, b)) in ports.iter().enumerate() {
+        relay.bridge(
+            id as u64,
+            side(a, addr(&caller), Codec::Pcmu, None),
+            side(b, addr(&sink), Codec::Pcmu, None),
+        );
+    }
+    wait_for(&metrics.rtp_relayed, (BRIDGES * usize::from(QUEUED)) as u64);
+    // And every receive still runs afterwards.
+    for (a, _) in &ports {
+        caller
+            .send_to(&rtp(0, false, QUEUED, 0, 7, &[0xFF; 160]), addr(a))
+            .expect("send");
+    }
+    wait_for(
+        &metrics.rtp_relayed,
+        (BRIDGES * (usize::from(QUEUED) + 1)) as u64,
+    );
+    assert_eq!(metrics.rtp_relay_dropped.load(Ordering::Relaxed), 0);
+    assert_eq!(metrics.rtp_send_errors.load(Ordering::Relaxed), 0);
+    relay.shutdown();
 }
