@@ -20,7 +20,8 @@ TGT = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
 VAXEL = os.environ.get("VAXEL_BIN", os.path.join(TGT, "release", "vaxel"))
 # The RTP threads under SCHED_FIFO, as an operator would run a switchboard that must keep
 # 20 ms pacing on a shared host (`[server] media_realtime`); MEDIA_REALTIME=0 turns it off.
-MEDIA_REALTIME = "false" if os.environ.get("MEDIA_REALTIME", "1") == "0" else "true"
+# MEDIA_REALTIME=omit leaves the key out, for builds older than it.
+MEDIA_REALTIME = {"0": "false", "omit": "omit"}.get(os.environ.get("MEDIA_REALTIME", "1"), "true")
 SINK = os.environ.get("SINK_BIN", os.path.join(TGT, "release", "vaxel-bench-sink"))
 SOUNDS = os.path.join(REPO, "sounds")
 
@@ -142,7 +143,7 @@ rtp_ports = "{RTP_PORTS}"
 http = "127.0.0.1:{VAXEL_HTTP}"
 data_dir = "{data}"
 sounds_dir = "{SOUNDS}"
-media_realtime = {MEDIA_REALTIME}
+{"" if MEDIA_REALTIME == "omit" else f"media_realtime = {MEDIA_REALTIME}"}
 
 [[trunk]]
 id = "bench"

@@ -133,6 +133,7 @@ impl Relay {
                 thread::Builder::new()
                     .name(format!("vaxel-relay-{n}"))
                     .spawn(move || {
+                        crate::priority::apply_to_this_thread();
                         // The ring is made on its thread: it is set up for a single issuer.
                         let ring = match io {
                             RelayIo::Auto => Ring::new()
