@@ -32,6 +32,7 @@ use crate::scheduler::{Command, MediaEvent, Scheduler};
 use crate::transport::{Inbound, Transports};
 
 mod bridge;
+mod bridge_end;
 mod bridge_media;
 mod call_flow;
 mod requests;
