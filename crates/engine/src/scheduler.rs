@@ -1,7 +1,8 @@
 //! The RTP scheduler: one thread per core paces every outgoing stream it owns in batches, on
 //! absolute deadlines, so no stream needs a task or a timer of its own and nothing drifts
-//! over an hour. A thread's streams are spread over 10 phases 2 ms apart (see [`PHASES`]). On Linux a tick's packets go to the kernel through the
-//! thread's io_uring, many per system call (`uring.rs`); without io_uring, one `sendto` each.
+//! over an hour. A thread's streams are spread over 10 phases 2 ms apart (see [`PHASES`]).
+//! On Linux a phase's packets go to the kernel through the thread's io_uring, many per
+//! system call (`uring.rs`); without io_uring, one `sendto` each.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
