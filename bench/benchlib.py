@@ -188,7 +188,35 @@ def metrics():
     return out
 
 
-class Vaxel:
+class Server:
+    """A server process a bench started (`p`, `pid`, `logf`, `dir`): what every run asks of
+    it, whatever the server. Stopped with SIGTERM, killed after `STOP_WAIT` seconds."""
+
+    STOP_WAIT = 10
+
+    def pids(self):
+        return [self.pid]
+
+    def died(self):
+        """None while running; else how it ended (it should only end when we stop it)."""
+        return self.p.poll()
+
+    def kill(self):
+        self.p.kill()
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(self.STOP_WAIT)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self.p.wait()
+        self.logf.close()
+        return self.p.returncode
+
+
+class Vaxel(Server):
     """vaxel run on the bench config, stopped with SIGTERM (killed after 10 s)."""
 
     def __init__(self, repeat=1, log_level=None):
@@ -211,56 +239,43 @@ class Vaxel:
         self.stop()
         raise RuntimeError("vaxel did not come up within 15 s")
 
-    def pids(self):
-        return [self.pid]
 
-    def died(self):
-        """None while running; else how it ended (it should only end when we stop it)."""
-        rc = self.p.poll()
-        return None if rc is None else rc
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.logf.close()
-
-
-class Kamailio:
-    """Kamailio as a stateful 486 responder (kamailio-busy.cfg), 2 UDP children."""
+class Kamailio(Server):
+    """Kamailio on a config file of bench/ (`kamailio-busy.cfg`: a stateful 486 responder),
+    2 UDP children by default. Up when it answers an OPTIONS on `sip_port` and `ready(pid)`
+    (if given) agrees, e.g. that the port is really this Kamailio's."""
 
     MODULES = ["/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules", "/usr/lib64/kamailio/modules"]
 
-    def __init__(self, children=2):
-        self.dir = tempfile.mkdtemp(prefix="kamailio-bench-")
+    def __init__(self, children=2, cfg_name="kamailio-busy.cfg", sip_port=None, prefix="kamailio-bench-", ready=None):
+        sip_port = sip_port or KAMAILIO_SIP
+        self.dir = tempfile.mkdtemp(prefix=prefix)
         mpath = next((m for m in self.MODULES if os.path.isdir(m)), self.MODULES[0])
         self.logf = open(os.path.join(self.dir, "kamailio.log"), "w")
-        cmd = ["kamailio", "-f", os.path.join(HERE, "kamailio-busy.cfg"), "-DD", "-E", "-n", str(children),
+        cmd = ["kamailio", "-f", os.path.join(HERE, cfg_name), "-DD", "-E", "-n", str(children),
                "-m", os.environ.get("KAMAILIO_SHM_MB", "1024"), "-M", "16", "-Y", self.dir, "-P", os.path.join(self.dir, "k.pid"), "-L", mpath]
         self.p = subprocess.Popen(cmd, stdout=self.logf, stderr=self.logf)
         self.pid = self.p.pid
-        # Up when it answers a probe INVITE (sipp not needed: a raw OPTIONS gets 405).
+        # Up when it answers a probe (sipp not needed: a raw OPTIONS gets an answer).
         import socket
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(0.3)
-        msg = (f"OPTIONS sip:probe@127.0.0.1:{KAMAILIO_SIP} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{SIPP_PORT + 5};branch=z9hG4bKprobe\r\n"
+        s.bind(("127.0.0.1", 0))
+        msg = (f"OPTIONS sip:probe@127.0.0.1:{sip_port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{s.getsockname()[1]};branch=z9hG4bKprobe\r\n"
                "From: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:probe@127.0.0.1>\r\nCall-ID: probe\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
-        s.bind(("127.0.0.1", SIPP_PORT + 5))
         deadline = time.time() + 10
         try:
             while time.time() < deadline:
                 if self.p.poll() is not None:
                     raise RuntimeError(f"kamailio exited {self.p.returncode}; see {self.dir}/kamailio.log")
-                s.sendto(msg, ("127.0.0.1", KAMAILIO_SIP))
+                s.sendto(msg, ("127.0.0.1", sip_port))
                 try:
                     s.recvfrom(4096)
-                    return
                 except OSError:
-                    pass
+                    continue
+                if ready is None or ready(self.pid):
+                    return
+                time.sleep(0.2)
             self.stop()
             raise RuntimeError("kamailio did not come up within 10 s")
         finally:
@@ -269,19 +284,12 @@ class Kamailio:
     def pids(self):
         return tree_pids(self.pid)
 
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
+    def kill(self):
+        for p in tree_pids(self.pid):
             try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                for p in tree_pids(self.pid):
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except OSError:
-                        pass
-                self.p.wait()
-        self.logf.close()
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def run_measured(cmd, timeout, **kw):

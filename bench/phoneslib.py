@@ -5,7 +5,6 @@ the Python phones. Python stdlib only; builds on benchlib (ports, /proc readers,
 
 import hashlib
 import os
-import signal
 import socket
 import subprocess
 import tempfile
@@ -99,8 +98,10 @@ def users_section(n, first_extension=200000):
     return "\n".join(out)
 
 
-class VaxelWith:
+class VaxelWith(b.Server):
     """vaxel on a config given as text (written to a temp dir), stopped with SIGTERM."""
+
+    STOP_WAIT = 15
 
     def __init__(self, make_config, prefix="vaxel-phones-", log_level=None, ready_timeout=30):
         self.dir = tempfile.mkdtemp(prefix=prefix)
@@ -130,83 +131,11 @@ class VaxelWith:
         raise RuntimeError(f"vaxel did not come up on ports {VAXEL_SIP}/{VAXEL_HTTP} within {ready_timeout} s "
                            f"(taken by another process?); see {self.dir}/vaxel.log")
 
-    def pids(self):
-        return [self.pid]
 
-    def died(self):
-        rc = self.p.poll()
-        return None if rc is None else rc
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(15)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.logf.close()
-        return self.p.returncode
-
-
-class KamailioWith:
-    """Kamailio on a config file of bench/, 2 UDP children (as busy-cps.sh's)."""
-
-    def __init__(self, cfg_name, children=2):
-        self.dir = tempfile.mkdtemp(prefix="kamailio-phones-")
-        mpath = next((m for m in b.Kamailio.MODULES if os.path.isdir(m)), b.Kamailio.MODULES[0])
-        self.logf = open(os.path.join(self.dir, "kamailio.log"), "w")
-        cmd = ["kamailio", "-f", os.path.join(b.HERE, cfg_name), "-DD", "-E", "-n", str(children),
-               "-m", os.environ.get("KAMAILIO_SHM_MB", "1024"), "-M", "16", "-Y", self.dir,
-               "-P", os.path.join(self.dir, "k.pid"), "-L", mpath]
-        self.p = subprocess.Popen(cmd, stdout=self.logf, stderr=self.logf)
-        self.pid = self.p.pid
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(0.3)
-        s.bind(("127.0.0.1", 0))
-        msg = (f"OPTIONS sip:probe@127.0.0.1:{KAMAILIO_SIP} SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP 127.0.0.1:{s.getsockname()[1]};branch=z9hG4bKprobe\r\n"
-               "From: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:probe@127.0.0.1>\r\nCall-ID: probe\r\n"
-               "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
-        deadline = time.time() + 10
-        try:
-            while time.time() < deadline:
-                if self.p.poll() is not None:
-                    raise RuntimeError(f"kamailio exited {self.p.returncode}; see {self.dir}/kamailio.log")
-                s.sendto(msg, ("127.0.0.1", KAMAILIO_SIP))
-                try:
-                    s.recvfrom(4096)
-                except OSError:
-                    continue
-                if any(udp_port_owner_ok(p, KAMAILIO_SIP) for p in b.tree_pids(self.pid)):
-                    return
-                time.sleep(0.2)
-            self.stop()
-            raise RuntimeError("kamailio did not come up within 10 s")
-        finally:
-            s.close()
-
-    def pids(self):
-        return b.tree_pids(self.pid)
-
-    def died(self):
-        rc = self.p.poll()
-        return None if rc is None else rc
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                for p in b.tree_pids(self.pid):
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except OSError:
-                        pass
-                self.p.wait()
-        self.logf.close()
-        return self.p.returncode
+def KamailioWith(cfg_name, children=2):
+    """Kamailio on a config file of bench/ on this module's port, up once the port is its own."""
+    return b.Kamailio(children=children, cfg_name=cfg_name, sip_port=KAMAILIO_SIP, prefix="kamailio-phones-",
+                      ready=lambda pid: any(udp_port_owner_ok(p, KAMAILIO_SIP) for p in b.tree_pids(pid)))
 
 
 def thread_cpu(pid):
