@@ -72,6 +72,8 @@ pub struct Args {
     direct: bool,
     mixed: bool,
     epoll: bool,
+    /// The relay threads under SCHED_FIFO, as `[server] media_realtime = true` runs them.
+    realtime: bool,
     threads: usize,
     receivers: usize,
     phone_sockets: usize,
@@ -83,7 +85,7 @@ pub struct Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: relay_bench [--calls N] [--secs S] [--direct] [--mixed] [--epoll] [--threads T] \
+        "usage: relay_bench [--calls N] [--secs S] [--direct] [--mixed] [--epoll] [--realtime] [--threads T] \
          [--receivers R] [--phone-sockets K] [--warmup S] [--tick-us US] [--rx-tick-us US] \
          [--label TEXT]"
     );
@@ -98,6 +100,7 @@ fn args() -> Args {
         direct: false,
         mixed: false,
         epoll: false,
+        realtime: false,
         threads: cores,
         receivers: 1,
         phone_sockets: 8,
@@ -122,6 +125,7 @@ fn args() -> Args {
             "--direct" => a.direct = true,
             "--mixed" => a.mixed = true,
             "--epoll" => a.epoll = true,
+            "--realtime" => a.realtime = true,
             _ => usage(),
         }
     }
@@ -204,6 +208,7 @@ fn main() -> io::Result<()> {
         } else {
             RelayIo::Auto
         };
+        vaxel_engine::priority::set_wanted(a.realtime);
         let relay = Relay::new_with(a.threads, metrics.clone(), io)?;
         for call in 0..n {
             let side = |s: usize| -> io::Result<Side> {
@@ -224,7 +229,9 @@ fn main() -> io::Result<()> {
     };
     let relay_io = match &relay {
         None => "none",
+        Some(r) if r.uses_io_uring() && a.realtime => "io_uring+rt",
         Some(r) if r.uses_io_uring() => "io_uring",
+        Some(_) if a.realtime => "epoll+rt",
         Some(_) => "epoll",
     };
 
