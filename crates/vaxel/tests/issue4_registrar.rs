@@ -4,8 +4,7 @@
 //! with 407 before they walk the plan.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use vaxel_registrar::digest::{ResponseInput, compute_response};
@@ -13,26 +12,13 @@ use vaxel_registrar::{Algorithm, Qop};
 
 #[path = "support/env.rs"]
 mod env;
-use env::{TestDir, VAXEL, free_sip_port, repo_root};
+#[path = "support/vaxel.rs"]
+mod vaxel;
+use env::{TestDir, free_sip_port};
+use vaxel::Vaxel;
 
-struct Server {
-    child: Child,
-    sip: SocketAddr,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(dir: &Path, sip: u16, http: u16) -> Server {
-        let sounds = repo_root().join("sounds");
-        let config = format!(
-            r#"[server]
-name = "vaxel-test"
-sip = ["udp://127.0.0.1:{sip}"]
-http = "127.0.0.1:{http}"
-rtp_ports = "47100-47199"
-data_dir = {data:?}
-sounds_dir = {sounds:?}
-
+/// The sections after `[server]`: one trunk, Anna, and a busy DID.
+const SECTIONS: &str = r#"
 [[trunk]]
 id = "operator"
 allow = ["127.0.0.1/32"]
@@ -46,80 +32,10 @@ password = "secret-1001"
 [[did]]
 number = "4610000001"
 route = "busy"
-"#,
-            data = dir.join("data").display().to_string(),
-            sounds = sounds.display().to_string(),
-        );
-        let path = dir.join("vaxel.toml");
-        std::fs::write(&path, config).expect("config");
-        let log = dir.join(format!("vaxel-{}.log", Instant::now().elapsed().as_nanos()));
-        let err = std::fs::File::create(&log).expect("log");
-        let child = Command::new(VAXEL)
-            .args(["run", "--config"])
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .expect("spawn vaxel");
-        let server = Server {
-            child,
-            sip: SocketAddr::from(([127, 0, 0, 1], sip)),
-            log,
-        };
-        server.wait_ready();
-        server
-    }
+"#;
 
-    fn wait_ready(&self) {
-        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("timeout");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut buf = [0u8; 2048];
-        while Instant::now() < deadline {
-            let opts = format!(
-                "OPTIONS sip:{0} SIP/2.0\r\nVia: SIP/2.0/UDP {1};branch=z9hG4bKready{2}\r\nFrom: <sip:t@t>;tag=1\r\nTo: <sip:{0}>\r\nCall-ID: ready{2}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-                self.sip,
-                s.local_addr().expect("addr"),
-                fastrand_ish()
-            );
-            let _ = s.send_to(opts.as_bytes(), self.sip);
-            if s.recv_from(&mut buf).is_ok() {
-                return;
-            }
-        }
-        panic!("vaxel did not answer OPTIONS:\n{}", self.log_text());
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "vaxel exited with {status}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "vaxel did not stop within 10 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.log_text()
-    }
-}
-
-impl Drop for Server {
-    /// A test that panics must not leave its switchboard running.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+fn start(dir: &Path, sip: u16, http: u16) -> Vaxel {
+    Vaxel::start_on(dir, sip, http, "", SECTIONS)
 }
 
 fn fastrand_ish() -> u128 {
@@ -262,7 +178,7 @@ fn register_is_challenged_then_bound_and_the_binding_survives_a_restart() {
     let dir = TestDir::new("reg");
     let dir = dir.path();
     let (sip, http) = (free_sip_port(), free_sip_port());
-    let server = Server::start(dir, sip, http);
+    let server = start(dir, sip, http);
     let mut phone = Phone::new("127.0.0.1", server.sip);
     let (first, ok) = register_ok(&mut phone);
     let challenges = header_values(&first, "WWW-Authenticate");
@@ -295,7 +211,7 @@ fn register_is_challenged_then_bound_and_the_binding_survives_a_restart() {
     server.stop();
 
     // After a restart the binding is still there: a query (no Contact) lists it.
-    let server = Server::start(dir, sip, http);
+    let server = start(dir, sip, http);
     let mut phone2 = Phone::new("127.0.0.1", server.sip);
     let challenge = phone2
         .send("REGISTER", &uri, "sip:1001@127.0.0.1", "")
@@ -341,7 +257,7 @@ fn register_is_challenged_then_bound_and_the_binding_survives_a_restart() {
 fn unknown_users_and_wrong_passwords_look_the_same_and_a_flood_is_blocked_once() {
     let dir = TestDir::new("flood");
     let dir = dir.path();
-    let server = Server::start(dir, free_sip_port(), free_sip_port());
+    let server = start(dir, free_sip_port(), free_sip_port());
     let mut phone = Phone::new("127.0.0.3", server.sip);
     let uri = format!("sip:{}", server.sip);
     let mut shapes = Vec::new();
@@ -402,7 +318,7 @@ fn unknown_users_and_wrong_passwords_look_the_same_and_a_flood_is_blocked_once()
 fn a_phone_invite_is_challenged_with_407_then_walks_the_plan() {
     let dir = TestDir::new("inv");
     let dir = dir.path();
-    let server = Server::start(dir, free_sip_port(), free_sip_port());
+    let server = start(dir, free_sip_port(), free_sip_port());
     let mut phone = Phone::new("127.0.0.5", server.sip);
     let ruri = format!("sip:4610000001@{}", server.sip);
     let challenge = phone.send("INVITE", &ruri, &ruri, "").expect("an answer");
@@ -452,7 +368,7 @@ fn registered_phones_are_qualified_with_options_and_a_silent_one_is_marked_unava
     let dir = TestDir::new("qualify");
     let dir = dir.path();
     let http = free_sip_port();
-    let server = Server::start(dir, free_sip_port(), http);
+    let server = start(dir, free_sip_port(), http);
     let http = SocketAddr::from(([127, 0, 0, 1], http));
     // A phone that answers OPTIONS 200, from a thread.
     let mut alive = Phone::new("127.0.0.6", server.sip);

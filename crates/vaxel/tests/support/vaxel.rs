@@ -23,10 +23,14 @@ impl Vaxel {
     /// Starts the release binary on free ports with `server_extra` added to `[server]` and
     /// `rest` (the other sections) after it; returns once it answers OPTIONS.
     pub fn start(dir: &Path, server_extra: &str, rest: &str) -> Vaxel {
-        let sip = free_sip_port();
+        Vaxel::start_on(dir, free_sip_port(), free_tcp_port(), server_extra, rest)
+    }
+
+    /// [`Vaxel::start`] on given ports: a restart on the same ports and `dir` finds the same
+    /// database (each start logs to a file of its own).
+    pub fn start_on(dir: &Path, sip: u16, http: u16, server_extra: &str, rest: &str) -> Vaxel {
         let config = format!(
             "[server]\nname = \"vaxel-test\"\nsip = [\"udp://127.0.0.1:{sip}\"]\nhttp = \"127.0.0.1:{http}\"\nrtp_ports = \"{lo}-{hi}\"\ndata_dir = {data:?}\nsounds_dir = {sounds:?}\n{server_extra}\n{rest}",
-            http = free_tcp_port(),
             lo = 30000 + (sip % 200) * 100,
             hi = 30000 + (sip % 200) * 100 + 99,
             data = dir.join("data").display().to_string(),
@@ -34,7 +38,11 @@ impl Vaxel {
         );
         let path = dir.join("vaxel.toml");
         std::fs::write(&path, config).expect("config");
-        let log = dir.join("vaxel.log");
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let log = dir.join(format!("vaxel-{started}.log"));
         let err = std::fs::File::create(&log).expect("log");
         let child = Command::new(VAXEL)
             .args(["run", "--config"])
