@@ -33,6 +33,8 @@ pub struct Media {
     pub reader: Option<JoinHandle<()>>,
     /// The relay has the socket (the reader is stopped): bridged or relaying early media.
     pub relayed: bool,
+    /// The scheduler was told to connect the socket to the caller (nothing reads it).
+    pub connected: bool,
     /// The SDP answer we gave, reused for retransmissions and re-INVITEs.
     pub answer: String,
 }

@@ -54,6 +54,16 @@ pub enum Command {
         /// The call's playback generation from now on.
         generation: u64,
     },
+    /// Connect the stream's socket to its remote (`on`), or undo that. Only while nothing
+    /// else reads the socket: a connected socket takes packets from the remote only, and
+    /// sends without a route look-up per packet (~6 % of a prompt packet's cost). Stop and a
+    /// replacing Start undo it too.
+    Connect {
+        /// Stream id.
+        id: StreamId,
+        /// Connect (true) or disconnect (false).
+        on: bool,
+    },
     /// Stop and forget the stream.
     Stop {
         /// Stream id.
@@ -83,6 +93,53 @@ struct Stream {
     reported: bool,
     /// Playback generation (bumped by Clear).
     generation: u64,
+    /// The socket is connected to `remote` (see [`Command::Connect`]).
+    connected: bool,
+}
+
+impl Stream {
+    /// Connects or disconnects the socket; on failure it stays as it was.
+    fn connect(&mut self, on: bool) {
+        if on == self.connected {
+            return;
+        }
+        let sock = socket2::SockRef::from(&*self.socket);
+        let done = if on {
+            sock.connect(&socket2::SockAddr::from(self.remote.addr))
+        } else {
+            disconnect(&self.socket)
+        };
+        if done.is_ok() {
+            self.connected = on;
+        }
+    }
+}
+
+/// Dissolves a UDP socket's connection (connect to AF_UNSPEC). The bound address stays when
+/// the port was bound explicitly (the port pool's are); an ephemeral port is given up.
+#[cfg(unix)]
+fn disconnect(socket: &UdpSocket) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a zeroed sockaddr with family AF_UNSPEC, of its own size, on an open fd.
+    let rc = unsafe {
+        let mut sa: libc::sockaddr = std::mem::zeroed();
+        sa.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+        libc::connect(
+            socket.as_raw_fd(),
+            &sa,
+            std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+fn disconnect(_socket: &UdpSocket) -> std::io::Result<()> {
+    Err(std::io::Error::other("no disconnect here"))
 }
 
 /// Handles to the scheduler threads; streams are spread over them by id.
@@ -119,6 +176,7 @@ impl Scheduler {
             Command::Start { id, .. }
             | Command::Play { id, .. }
             | Command::Clear { id, .. }
+            | Command::Connect { id, .. }
             | Command::Stop { id } => *id,
             Command::Shutdown => {
                 for t in self.threads.iter() {
@@ -341,6 +399,9 @@ fn apply(cmd: Command, phases: &mut Phases) -> bool {
             codec,
             rtp,
         } => {
+            if let Some(old) = phases.get_mut(id) {
+                old.connect(false);
+            }
             phases.insert(
                 Stream {
                     id,
@@ -351,9 +412,15 @@ fn apply(cmd: Command, phases: &mut Phases) -> bool {
                     playout: Playout::new(),
                     reported: true,
                     generation: 0,
+                    connected: false,
                 },
                 Instant::now(),
             );
+        }
+        Command::Connect { id, on } => {
+            if let Some(s) = phases.get_mut(id) {
+                s.connect(on);
+            }
         }
         Command::Play { id, prompt, times } => {
             if let Some(s) = phases.get_mut(id) {
@@ -369,6 +436,9 @@ fn apply(cmd: Command, phases: &mut Phases) -> bool {
             }
         }
         Command::Stop { id } => {
+            if let Some(s) = phases.get_mut(id) {
+                s.connect(false);
+            }
             phases.remove(id);
         }
         Command::Shutdown => return false,
@@ -434,7 +504,8 @@ fn tick(
                 #[cfg(target_os = "linux")]
                 Out::Ring(ring) => {
                     let rtp = &mut s.rtp;
-                    let queued = ring.send(s.socket.as_raw_fd(), &s.remote.raw, |packet| {
+                    let dest = (!s.connected).then_some(&s.remote.raw);
+                    let queued = ring.send(s.socket.as_raw_fd(), dest, |packet| {
                         rtp.write_packet(frame, packet)
                     });
                     if let Err(e) = queued {
@@ -445,7 +516,12 @@ fn tick(
                 Out::Sendto => {
                     buf.clear();
                     s.rtp.write_packet(frame, buf);
-                    match s.remote.send(&s.socket, buf) {
+                    let result = if s.connected {
+                        s.socket.send(buf)
+                    } else {
+                        s.remote.send(&s.socket, buf)
+                    };
+                    match result {
                         Ok(_) => sent += 1,
                         Err(_) => errors += 1,
                     }
@@ -477,7 +553,6 @@ fn tick(
 
 /// The remote address, converted once for the kernel instead of on every packet.
 struct Dest {
-    #[cfg(not(target_os = "linux"))]
     addr: SocketAddr,
     #[cfg(target_os = "linux")]
     raw: socket2::SockAddr,
@@ -486,7 +561,6 @@ struct Dest {
 impl Dest {
     fn new(addr: SocketAddr) -> Dest {
         Dest {
-            #[cfg(not(target_os = "linux"))]
             addr,
             #[cfg(target_os = "linux")]
             raw: socket2::SockAddr::from(addr),
@@ -539,6 +613,7 @@ mod tests {
             playout: Playout::new(),
             reported: true,
             generation: 0,
+            connected: false,
         }
     }
 
@@ -580,6 +655,73 @@ mod tests {
         assert_eq!(phases.home.len(), 2);
         let (p, _) = phases.next().expect("one busy phase");
         assert_eq!(p, PHASES - 1);
+    }
+
+    /// Connect narrows the socket to the caller and sends without an address; disconnect
+    /// (and Stop) undo it; packets flow, in sequence, throughout.
+    #[test]
+    fn connect_and_disconnect_while_playing() {
+        let (events, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let metrics = Arc::new(Metrics::default());
+        let sched = Scheduler::start(1, events, metrics.clone()).expect("scheduler");
+        let caller = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("caller");
+        caller
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        // An explicit port, as the port pool binds (an ephemeral one is given up on disconnect).
+        let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|s| s.local_addr())
+            .expect("a free port")
+            .port();
+        let ours = Arc::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).expect("ours"));
+        ours.set_nonblocking(true).expect("nonblocking");
+        let bound = ours.local_addr().expect("bound");
+        let remote = caller.local_addr().expect("addr");
+        sched.send(Command::Start {
+            id: 1,
+            socket: ours.clone(),
+            remote,
+            codec: Codec::Pcmu,
+            rtp: RtpSender::new(7, 100, 0, 0),
+        });
+        sched.send(Command::Play {
+            id: 1,
+            prompt: Prompt::from_samples_8k(vec![1000; 8000]),
+            times: u32::MAX,
+        });
+        let mut buf = [0u8; 256];
+        let mut last_seq = None;
+        let mut take = |n: usize| {
+            for _ in 0..n {
+                let len = caller.recv(&mut buf).expect("a packet within 2 s");
+                assert_eq!(len, 172);
+                let seq = u16::from_be_bytes([buf[2], buf[3]]);
+                if let Some(prev) = last_seq {
+                    assert_eq!(seq, u16::wrapping_add(prev, 1), "no packet lost");
+                }
+                last_seq = Some(seq);
+            }
+        };
+        take(3);
+        assert!(ours.peer_addr().is_err(), "not connected yet");
+        sched.send(Command::Connect { id: 1, on: true });
+        take(5);
+        assert_eq!(ours.peer_addr().expect("connected"), remote);
+        sched.send(Command::Connect { id: 1, on: false });
+        take(5);
+        assert!(ours.peer_addr().is_err(), "disconnected");
+        assert_eq!(ours.local_addr().expect("bound"), bound, "still bound");
+        sched.send(Command::Connect { id: 1, on: true });
+        take(3);
+        sched.send(Command::Stop { id: 1 });
+        // Stop undoes the connection (the socket may go on to the relay or a reader).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while ours.peer_addr().is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(ours.peer_addr().is_err(), "Stop disconnects");
+        assert_eq!(metrics.rtp_send_errors.load(Ordering::Relaxed), 0);
+        sched.send(Command::Shutdown);
     }
 
     /// A stream that joins an idle phase starts at that phase's next deadline, not with a

@@ -2,13 +2,14 @@
 //! `IORING_OP_SEND` entry (each stream has its own socket, so `sendmmsg` cannot batch them),
 //! submitted to the kernel [`BATCH`] at a time. Completions are reaped without waiting; a
 //! packet's buffer (and its destination address) stays in a slot of a per-thread pool until
-//! its completion has been seen, so nothing is allocated per packet.
+//! its completion has been seen, so nothing is allocated per packet. A socket connected to
+//! its peer is sent to without an address (no route look-up per packet).
 //!
 //! Linux only. [`SendRing::new`] fails where io_uring cannot be used (old kernel, seccomp,
 //! `kernel.io_uring_disabled`); the scheduler then sends with `sendto` as before.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 
 use io_uring::{IoUring, opcode, types};
@@ -23,7 +24,7 @@ const BATCH: u32 = 128;
 /// One packet in flight: its bytes and where it goes, both kept until the kernel is done.
 struct Slot {
     packet: Vec<u8>,
-    dest: SockAddr,
+    dest: Option<SockAddr>,
 }
 
 /// A thread's ring and its pool of packet buffers.
@@ -69,7 +70,7 @@ impl SendRing {
         let probe = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
         probe.set_nonblocking(true)?;
         let dest = SockAddr::from(probe.local_addr()?);
-        self.send(probe.as_raw_fd(), &dest, |p| p.push(0))?;
+        self.send(probe.as_raw_fd(), Some(&dest), |p| p.push(0))?;
         self.ring.submit_and_wait(1)?;
         self.reap();
         let (sent, errors) = self.take_counts();
@@ -80,12 +81,13 @@ impl SendRing {
         }
     }
 
-    /// Queues one datagram from `fd` to `dest`; `fill` writes the packet into an empty
-    /// buffer. When the submission queue is full, what it holds is submitted first.
+    /// Queues one datagram from `fd` to `dest` (`None`: the socket's connected peer); `fill`
+    /// writes the packet into an empty buffer. When the submission queue is full, what it
+    /// holds is submitted first.
     pub fn send(
         &mut self,
         fd: RawFd,
-        dest: &SockAddr,
+        dest: Option<&SockAddr>,
         fill: impl FnOnce(&mut Vec<u8>),
     ) -> io::Result<()> {
         if self.ring.submission().is_full() {
@@ -96,7 +98,7 @@ impl SendRing {
             None => {
                 self.slots.push(Box::new(Slot {
                     packet: Vec::with_capacity(self.packet_capacity),
-                    dest: SockAddr::from(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+                    dest: None,
                 }));
                 (self.slots.len() - 1) as u32
             }
@@ -104,18 +106,21 @@ impl SendRing {
         let slot = &mut self.slots[index as usize];
         slot.packet.clear();
         fill(&mut slot.packet);
-        slot.dest = dest.clone();
-        let entry = opcode::Send::new(
+        slot.dest = dest.cloned();
+        let send = opcode::Send::new(
             types::Fd(fd),
             slot.packet.as_ptr(),
             slot.packet.len() as u32,
-        )
-        .dest_addr(slot.dest.as_ptr().cast())
-        .dest_addr_len(slot.dest.len())
-        // A full socket buffer fails the send (as sendto would) instead of waiting for room.
-        .flags(libc::MSG_DONTWAIT)
-        .build()
-        .user_data(u64::from(index));
+        );
+        let send = match &slot.dest {
+            Some(d) => send.dest_addr(d.as_ptr().cast()).dest_addr_len(d.len()),
+            None => send,
+        };
+        let entry = send
+            // A full socket buffer fails the send (as sendto would) instead of waiting for room.
+            .flags(libc::MSG_DONTWAIT)
+            .build()
+            .user_data(u64::from(index));
         // SAFETY: the entry points into `slots[index]`, which is boxed (never moves) and not
         // reused or freed until `reap` sees this entry's completion; the address is a valid
         // sockaddr of the length given.
@@ -191,13 +196,13 @@ mod tests {
         // More than one submission queue's worth: the queue is submitted as it fills.
         let count = 2 * BATCH as usize + 44;
         for i in 0..count {
-            ring.send(tx.as_raw_fd(), &dests[i % 3], |p| {
+            ring.send(tx.as_raw_fd(), Some(&dests[i % 3]), |p| {
                 p.extend_from_slice(&[i as u8; 172])
             })
             .unwrap();
         }
         // A bad descriptor fails in its completion, not in the batch.
-        ring.send(-1, &dests[0], |p| p.push(1)).unwrap();
+        ring.send(-1, Some(&dests[0]), |p| p.push(1)).unwrap();
         ring.flush().unwrap();
         assert_eq!(ring.take_counts(), (count as u64, 1));
         let mut buf = [0u8; 256];
@@ -215,5 +220,42 @@ mod tests {
             "{}",
             ring.slots.len()
         );
+    }
+}
+
+#[cfg(test)]
+mod connected_tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A connected socket sends without an address; with one, it goes where the address says.
+    #[test]
+    fn connected_sends_need_no_address() {
+        let Ok(mut ring) = SendRing::new(172) else {
+            return;
+        };
+        let rx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let other = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        for r in [&rx, &other] {
+            r.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        }
+        let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        tx.connect(rx.local_addr().unwrap()).unwrap();
+        let to_other = SockAddr::from(other.local_addr().unwrap());
+        ring.send(tx.as_raw_fd(), None, |p| p.push(7)).unwrap();
+        ring.send(tx.as_raw_fd(), Some(&to_other), |p| p.push(8))
+            .unwrap();
+        ring.flush().unwrap();
+        assert_eq!(ring.take_counts(), (2, 0));
+        let mut buf = [0u8; 8];
+        let n = rx.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &[7]);
+        let n = other.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &[8]);
+        // Not connected and no address: the send fails in its completion.
+        let lone = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        ring.send(lone.as_raw_fd(), None, |p| p.push(9)).unwrap();
+        ring.flush().unwrap();
+        assert_eq!(ring.take_counts(), (0, 1));
     }
 }

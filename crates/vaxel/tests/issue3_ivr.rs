@@ -18,6 +18,8 @@ use vaxel_testua::{Call, SipMessage, Ua};
 const MENU: &str = "4610000300";
 /// `ivr:quick`: a 1 s prompt, for the timeout paths.
 const QUICK: &str = "4610000301";
+/// A welcome message, then the menu.
+const WELCOME: &str = "4610000302";
 /// Prompt lengths.
 const MENU_PROMPT: Duration = Duration::from_secs(4);
 
@@ -57,6 +59,9 @@ on_invalid = "schedule:invalid"
     }
     s.push_str(&format!(
         "\n[[did]]\nnumber = \"{MENU}\"\nroute = \"ivr:menu\"\n\n[[did]]\nnumber = \"{QUICK}\"\nroute = \"ivr:quick\"\n"
+    ));
+    s.push_str(&format!(
+        "\n[[message]]\nid = \"welcome\"\nanswer = true\nsound = \"oops.wav\"\nthen = \"ivr:menu\"\n\n[[did]]\nnumber = \"{WELCOME}\"\nroute = \"message:welcome\"\n"
     ));
     s
 }
@@ -219,6 +224,26 @@ fn rfc4733_key_barges_into_the_prompt() {
         "BYE {bye_after:?} after the key, {:?} after the answer: the key did not barge in",
         answered.elapsed()
     );
+    assert_route(&sb, call.call_id(), "5", "got-5");
+    sb.stop();
+}
+
+/// A message before the menu: while it plays nothing reads the caller's port (it is
+/// connected to the caller's SDP address for cheaper sends); when the menu starts, keys are
+/// heard again, also from a source other than the SDP address (RtpOut has its own socket).
+#[test]
+fn key_after_a_welcome_message_reaches_choice() {
+    let (_dir, sb) = start("te-welcome");
+    let (_ua, mut call, answered) = answered_call(&sb, WELCOME, &[Codec::Pcmu]);
+    let mut rtp = RtpOut::new(call.remote_media().unwrap(), Codec::Pcmu);
+    // A key during the 0.5 s welcome means nothing (no menu yet).
+    rtp.event(101, '3');
+    while answered.elapsed() < Duration::from_millis(1200) {
+        rtp.audio(None, 100);
+    }
+    rtp.event(101, '5');
+    rtp.audio(None, 100);
+    call.wait_bye_and_ok(Duration::from_secs(15)).unwrap();
     assert_route(&sb, call.call_id(), "5", "got-5");
     sb.stop();
 }

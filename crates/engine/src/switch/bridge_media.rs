@@ -37,6 +37,8 @@ impl Switch {
         if let Some(m) = call.media.as_mut() {
             m.stop_reader();
             m.relayed = true;
+            // Stop undid the connection, if any.
+            m.connected = false;
         }
         self.relay.bridge(id, a, b);
     }
@@ -91,6 +93,7 @@ impl Switch {
         }
         rtp_in::park(&media.socket);
         media.relayed = false;
+        media.connected = false;
         self.scheduler.send(Command::Start {
             id,
             socket: media.socket.clone(),

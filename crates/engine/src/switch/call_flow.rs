@@ -167,6 +167,7 @@ impl Switch {
                 socket: socket_kept,
                 reader: None,
                 relayed: false,
+                connected: false,
                 answer,
             });
         }
@@ -178,17 +179,25 @@ impl Switch {
     /// Starts reading the caller's RTP for DTMF once the walk wants keys (an IVR menu) and
     /// the call has a port the relay does not hold. Until then the socket stays parked
     /// ([`rtp_in::park`]); a key pressed outside a menu meant nothing to the walk anyway.
+    /// A parked socket is connected to the caller (`Command::Connect`: cheaper sends), and
+    /// disconnected again before a reader starts, so the reader hears every source.
     pub(super) fn ensure_reader(&mut self, id: u64) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        if !call.walk.wants_digits() {
-            return;
-        }
+        let wants_digits = call.walk.wants_digits();
         let (Some(media), Some(neg)) = (call.media.as_mut(), call.negotiated.as_ref()) else {
             return;
         };
         if media.relayed || media.reader.is_some() {
+            return;
+        }
+        let connect = !wants_digits;
+        if media.connected != connect {
+            media.connected = connect;
+            self.scheduler.send(Command::Connect { id, on: connect });
+        }
+        if !wants_digits {
             return;
         }
         let mode = DtmfMode {
