@@ -9,6 +9,7 @@ mod call;
 pub mod clock;
 pub mod db;
 mod http;
+pub mod limits;
 pub mod load;
 pub mod metrics;
 pub mod overrides;
@@ -103,6 +104,7 @@ pub async fn run(opts: RunOptions) -> Result<(), EngineError> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    limits::check_open_files(plan.server.rtp_ports);
     priority::set_wanted(plan.server.media_realtime);
     let scheduler = scheduler::Scheduler::start(cores, media_tx.clone(), metrics.clone())
         .map_err(io("rtp scheduler threads"))?;

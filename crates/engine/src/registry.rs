@@ -30,6 +30,8 @@ pub struct Registry {
     failures: FailureTracker,
     bindings: Registrar,
     writes: mpsc::Sender<Write>,
+    /// The binding writer, joined at shutdown so the last changes reach the database.
+    writer: thread::JoinHandle<()>,
     /// Bindings whose last OPTIONS qualify went unanswered: (user, contact).
     unreachable: std::collections::HashSet<(String, String)>,
 }
@@ -95,7 +97,7 @@ impl Registry {
             info!(bindings = restored, "registrations restored");
         }
         let (tx, rx) = mpsc::channel();
-        thread::Builder::new()
+        let writer = thread::Builder::new()
             .name("vaxel-bindings".into())
             .spawn(move || write_loop(conn, rx))
             .map_err(|e| DbError::Io {
@@ -109,8 +111,17 @@ impl Registry {
             failures: FailureTracker::new(FailureConfig::default()),
             bindings,
             writes: tx,
+            writer,
             unreachable: std::collections::HashSet::new(),
         })
+    }
+
+    /// Stores what is queued and stops the writer: a REGISTER answered before SIGTERM is
+    /// found again after the restart.
+    pub fn finish(self) {
+        let Registry { writes, writer, .. } = self;
+        drop(writes);
+        let _ = writer.join();
     }
 
     /// Handles one REGISTER that arrived from `source`.

@@ -540,10 +540,11 @@ impl Switch {
         self.calls.get(&id).is_some_and(|c| c.outgoing.is_some())
     }
 
-    /// Writes pending call records and stops the writer and the relay.
+    /// Writes pending call records and bindings, stops their writers and the relay.
     pub fn finish(self) {
         self.relay.shutdown();
         self.cdr.finish();
+        self.registry.finish();
     }
 }
 
