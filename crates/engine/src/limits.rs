@@ -43,7 +43,7 @@ pub fn check_open_files(rtp_ports: (u16, u16)) {
     let Some((before, after)) = raise_open_files() else {
         return;
     };
-    let sockets = (u64::from(rtp_ports.1.saturating_sub(rtp_ports.0)) + 1) / 2;
+    let sockets = (u64::from(rtp_ports.1.saturating_sub(rtp_ports.0)) + 1).div_ceil(2);
     if after != before {
         tracing::info!(before, after, "open files limit raised");
     }
