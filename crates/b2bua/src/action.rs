@@ -85,6 +85,8 @@ pub enum EndReason {
     LegDied,
     /// A session timer expired or a refresh failed (RFC 4028).
     SessionExpired,
+    /// A side that should send RTP sent none for the configured time.
+    MediaTimeout,
     /// Nobody answered: every leg timed out, or the ring timeout fired.
     NoAnswer,
     /// A leg was busy (486, 600).
@@ -103,6 +105,7 @@ impl EndReason {
             EndReason::NoAck => "no-ack",
             EndReason::LegDied => "leg-died",
             EndReason::SessionExpired => "session-expired",
+            EndReason::MediaTimeout => "rtp-timeout",
             EndReason::NoAnswer => "no-answer",
             EndReason::Busy => "busy",
             EndReason::Unavailable(_) => "unavailable",

@@ -106,6 +106,9 @@ impl Answered {
             Event::RefreshFailed { side } if self.is_ours(side) => {
                 return self.hang_up(BOTH, EndReason::SessionExpired, out);
             }
+            Event::MediaTimeout { side } if self.is_ours(side) => {
+                return self.hang_up(BOTH, EndReason::MediaTimeout, out);
+            }
             Event::Tick => return self.tick(now, out),
             _ => {}
         }

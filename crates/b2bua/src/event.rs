@@ -92,6 +92,12 @@ pub enum Event {
         /// The side it failed on.
         side: Side,
     },
+    /// No RTP from a side for the configured time while it should send (the relay's
+    /// silence watch): its phone is gone without a BYE, so the call is hung up both ways.
+    MediaTimeout {
+        /// The silent side.
+        side: Side,
+    },
     /// Time passed: the ring timeout and session timers are checked (and only here, so the
     /// engine alone decides the order of simultaneous events).
     Tick,
@@ -109,7 +115,8 @@ impl Event {
             | Event::LegBye { leg } => Some(leg),
             Event::SessionTimer { side, .. }
             | Event::Refreshed { side }
-            | Event::RefreshFailed { side } => match side {
+            | Event::RefreshFailed { side }
+            | Event::MediaTimeout { side } => match side {
                 Side::Leg(leg) => Some(leg),
                 Side::Caller => None,
             },

@@ -80,6 +80,8 @@ pub enum MediaEvent {
     PlaybackDone(StreamId, u64),
     /// The caller pressed a key (RFC 4733 event or in-band tone).
     Digit(StreamId, char),
+    /// The relay heard no RTP from one leg of the bridged call for `[server] rtp_timeout`.
+    Silent(StreamId, crate::relay::Which),
 }
 
 struct Stream {

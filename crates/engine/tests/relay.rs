@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use vaxel_engine::metrics::Metrics;
-use vaxel_engine::relay::{Relay, RelayIo, Side, Which};
+use vaxel_engine::relay::{Relay, RelayEvent, RelayIo, Side, Which};
 use vaxel_media::{Codec, g711, parse_rtp};
 
 const WAIT: Duration = Duration::from_secs(3);
@@ -45,6 +45,7 @@ both_paths!(
     reinvite_to_a_new_socket_moves_the_leg_and_keeps_our_stream,
     a_new_bridge_keeps_the_leg_that_keeps_its_socket,
     a_backlog_larger_than_the_receive_buffers_is_relayed_whole,
+    a_leg_that_stops_sending_is_reported_once_and_a_held_leg_never,
 );
 
 /// Two relay threads waiting the `io` way. Where io_uring cannot be set up, `Auto` falls
@@ -83,6 +84,7 @@ fn side(socket: &Arc<UdpSocket>, remote: SocketAddr, codec: Codec, event_pt: Opt
         audio_pt: codec.payload_type(),
         event_pt,
         send: true,
+        receive: true,
     }
 }
 
@@ -663,4 +665,87 @@ fn a_backlog_larger_than_the_receive_buffers_is_relayed_whole(io: RelayIo) {
     assert_eq!(metrics.rtp_relay_dropped.load(Ordering::Relaxed), 0);
     assert_eq!(metrics.rtp_send_errors.load(Ordering::Relaxed), 0);
     relay.shutdown();
+}
+
+/// `watch_silence`: leg B never sends and is reported (once) after the time; leg A keeps
+/// sending and is not; a leg on hold (its SDP says it does not send) is never reported, and
+/// after it comes back it has the whole time again.
+fn a_leg_that_stops_sending_is_reported_once_and_a_held_leg_never(io: RelayIo) {
+    let call = Call::new(io, (Codec::Pcmu, None), (Codec::Pcmu, None));
+    // A second bridge whose B leg is on hold (sendonly from us: it sends nothing).
+    let (phone_c, phone_d) = (phone(), phone());
+    let (port_c, port_d) = (port(), port());
+    let held = |s: Side| Side {
+        receive: false,
+        ..s
+    };
+    call.relay.bridge(
+        2,
+        side(&port_c, addr(&phone_c), Codec::Pcmu, None),
+        held(side(&port_d, addr(&phone_d), Codec::Pcmu, None)),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    call.relay.watch_silence(
+        Some(Duration::from_millis(1500)),
+        Arc::new(move |ev| {
+            if let Ok(tx) = tx.lock() {
+                let _ = tx.send((Instant::now(), ev));
+            }
+        }),
+    );
+    let start = Instant::now();
+    let mut seq = 0u16;
+    // A and C talk every 20 ms; B and D say nothing.
+    let mut talk = |secs: f64| {
+        let until = Instant::now() + Duration::from_secs_f64(secs);
+        let mut events = Vec::new();
+        while Instant::now() < until {
+            seq = seq.wrapping_add(1);
+            let pkt = rtp(0, false, seq, 160 * u32::from(seq), 0xA, &[0xFF; 160]);
+            call.a_sends(&pkt);
+            phone_c.send_to(&pkt, addr(&port_c)).expect("send from C");
+            std::thread::sleep(Duration::from_millis(20));
+            events.extend(rx.try_iter());
+        }
+        events
+    };
+    let events = talk(4.0);
+    let reported: Vec<RelayEvent> = events.iter().map(|(_, e)| *e).collect();
+    assert_eq!(
+        reported,
+        [RelayEvent::Silent {
+            id: 1,
+            which: Which::B
+        }],
+        "only B, once"
+    );
+    let after = events[0].0 - start;
+    assert!(
+        after >= Duration::from_millis(1500) && after < Duration::from_millis(3500),
+        "{after:?}"
+    );
+
+    // D comes off hold: reported, but only once its own 1.5 s have passed.
+    let resumed = Instant::now();
+    call.relay.update(
+        2,
+        Which::B,
+        side(&port_d, addr(&phone_d), Codec::Pcmu, None),
+    );
+    let events = talk(3.5);
+    let reported: Vec<RelayEvent> = events.iter().map(|(_, e)| *e).collect();
+    assert_eq!(
+        reported,
+        [RelayEvent::Silent {
+            id: 2,
+            which: Which::B
+        }]
+    );
+    let after = events[0].0 - resumed;
+    assert!(after >= Duration::from_millis(1500), "{after:?}");
+    // Switched off: nothing more, though A and C are silent now too.
+    call.relay.watch_silence(None, Arc::new(|_| {}));
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(rx.try_recv().is_err());
 }

@@ -43,6 +43,10 @@ pub struct ServerConfig {
     /// Run the RTP threads under real-time scheduling, so other work on the host cannot
     /// delay their 20 ms deadlines (needs CAP_SYS_NICE; read at start, not on reload).
     pub media_realtime: bool,
+    /// Hang up a bridged call when a leg that should send RTP has sent none for this long
+    /// (a phone that lost power or network sends no BYE); `None` (the default, or "0s"):
+    /// never. Legs on hold that send nothing are not counted.
+    pub rtp_timeout: Option<std::time::Duration>,
 }
 
 /// `[[trunk]]`: an operator connection.

@@ -20,6 +20,7 @@ const KEYS: &[&str] = &[
     "sounds_dir",
     "digest",
     "media_realtime",
+    "rtp_timeout",
 ];
 
 /// Digest algorithms a phone may be challenged with (RFC 7616, RFC 8760).
@@ -50,6 +51,7 @@ impl ServerConfig {
             sounds_dir: config_dir.join("sounds"),
             digest: vec!["SHA-256".into(), "MD5".into()],
             media_realtime: false,
+            rtp_timeout: None,
         }
     }
 }
@@ -173,6 +175,9 @@ pub(crate) fn read_server(
     }
     if let Some(b) = t.bool(sink, "media_realtime") {
         s.media_realtime = b;
+    }
+    if let Some(d) = t.duration(sink, "rtp_timeout") {
+        s.rtp_timeout = (!d.is_zero()).then_some(d);
     }
     if t.get("digest").is_some() {
         let list = t.str_list(sink, "digest");

@@ -34,7 +34,7 @@ fn unknown_key_lists_valid_keys() {
     assert_eq!(
         e,
         vec![
-            "v.toml:2:1: error: unknown key `colour` in [server]\n  = hint: valid keys: name, timezone, country_code, sip, media_address, rtp_ports, http, data_dir, sounds_dir, digest, media_realtime"
+            "v.toml:2:1: error: unknown key `colour` in [server]\n  = hint: valid keys: name, timezone, country_code, sip, media_address, rtp_ports, http, data_dir, sounds_dir, digest, media_realtime, rtp_timeout"
         ]
     );
 }
@@ -52,6 +52,20 @@ fn media_realtime_must_be_a_bool() {
             .server
             .media_realtime
     );
+}
+
+#[test]
+fn rtp_timeout_is_a_duration_and_zero_turns_it_off() {
+    let e = errors("[server]\nrtp_timeout = \"soon\"\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("v.toml:2:15: error:"), "{e:?}");
+    let t = |toml: &str| compile_ok(toml).server.rtp_timeout;
+    assert_eq!(
+        t("[server]\nrtp_timeout = \"45s\"\n"),
+        Some(std::time::Duration::from_secs(45))
+    );
+    assert_eq!(t("[server]\nrtp_timeout = \"0s\"\n"), None);
+    assert_eq!(t("[server]\n"), None);
 }
 
 #[test]

@@ -204,10 +204,21 @@ const DAVID: (&str, &str, &str) = ("1004", "david", "secret-1004");
 
 /// One phone calls another: caller scenario, callee scenario, the call record expected.
 fn phone_to_phone(test: &str, caller: &str, callee_name: &str, expect_cdr: &str) {
+    phone_to_phone_with(test, SIPP_DIGEST, caller, callee_name, expect_cdr);
+}
+
+/// [`phone_to_phone`] with more `[server]` settings.
+fn phone_to_phone_with(
+    test: &str,
+    server: &str,
+    caller: &str,
+    callee_name: &str,
+    expect_cdr: &str,
+) {
     let dir = TestDir::new(test);
     let v = Vaxel::start(
         dir.path(),
-        SIPP_DIGEST,
+        server,
         &CONFIG.replace("{operator}", &9.to_string()),
     );
     let (b_at, b) = callee(dir.path(), &v, "127.0.0.3", callee_name, BERTIL);
@@ -241,6 +252,22 @@ fn the_callee_hangs_up_and_the_caller_gets_a_bye() {
         "callee_hangs_up",
         "answered|200|callee-bye",
     );
+}
+
+/// Neither SIPp phone sends RTP: with `rtp_timeout = "2s"` the relay reports the silence
+/// and vaxel hangs up both (each scenario waits for vaxel's BYE and answers it).
+#[test]
+fn a_bridged_call_without_rtp_is_hung_up_after_rtp_timeout() {
+    let started = Instant::now();
+    phone_to_phone_with(
+        "rtp-timeout",
+        &format!("{SIPP_DIGEST}\nrtp_timeout = \"2s\""),
+        "phone_call_callee_bye",
+        "callee_answer",
+        "answered|200|rtp-timeout",
+    );
+    // Registration, the call, 2-3 s of silence and the BYEs: well under SIPp's own limits.
+    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[test]

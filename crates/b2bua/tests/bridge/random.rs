@@ -40,7 +40,7 @@ fn random_event(rng: &mut Rng, legs: usize) -> Event {
     } else {
         Side::Leg(leg)
     };
-    match rng.below(17) {
+    match rng.below(18) {
         0..=2 => Event::Provisional {
             leg,
             status: rng.pick(&[100, 180, 180, 181, 183]),
@@ -64,6 +64,7 @@ fn random_event(rng: &mut Rng, legs: usize) -> Event {
         },
         14 => Event::Refreshed { side },
         15 => Event::RefreshFailed { side },
+        16 => Event::MediaTimeout { side },
         _ => Event::Tick,
     }
 }
@@ -124,7 +125,8 @@ impl Model {
             | Event::LegBye { leg } => leg >= self.legs,
             Event::SessionTimer { side, .. }
             | Event::Refreshed { side }
-            | Event::RefreshFailed { side } => matches!(side, Side::Leg(l) if l >= self.legs),
+            | Event::RefreshFailed { side }
+            | Event::MediaTimeout { side } => matches!(side, Side::Leg(l) if l >= self.legs),
             _ => false,
         };
         if out_of_range {

@@ -152,3 +152,25 @@ fn tick_before_the_deadline_does_nothing() {
     assert_eq!(sim.at(55).ev(Event::Tick), [Refresh { side: Side::Leg(1) }]);
     assert_eq!(sim.at(56).ev(Event::Tick), [], "one refresh per interval");
 }
+
+/// A silent side (no RTP for `rtp_timeout`) of the bridged call hangs up both; a silent
+/// losing leg or a silence before the answer changes nothing.
+#[test]
+fn media_timeout_on_a_bridged_side_hangs_up_both() {
+    let timed_out = [
+        Bye { leg: 1 },
+        ByeCaller,
+        Ended {
+            reason: EndReason::MediaTimeout,
+        },
+    ];
+    for side in [Side::Caller, Side::Leg(1)] {
+        let mut sim = answered();
+        assert_eq!(sim.at(30).ev(Event::MediaTimeout { side }), timed_out);
+    }
+    let mut sim = answered();
+    assert!(
+        sim.ev(Event::MediaTimeout { side: Side::Leg(0) })
+            .is_empty()
+    );
+}

@@ -219,6 +219,7 @@ fn main() -> io::Result<()> {
                     audio_pt: codecs[s].payload_type(),
                     event_pt: Some(EVENT_PT),
                     send: true,
+                    receive: true,
                 })
             };
             relay.bridge(call as u64, side(2 * call)?, side(2 * call + 1)?);

@@ -83,6 +83,7 @@ pub fn run(mut worker: Worker, mut epoll: Epoll) {
                 );
             }
         }
+        worker.check_silence(now);
         worker.counts.flush(&worker.metrics);
     }
 }

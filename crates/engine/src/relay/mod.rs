@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use vaxel_media::Codec;
 
@@ -61,7 +62,26 @@ pub struct Side {
     /// False while this leg is on hold (it sent a=sendonly or a=inactive): nothing is sent
     /// to it.
     pub send: bool,
+    /// Whether the leg's SDP says it sends us RTP (sendrecv or sendonly): only such a leg
+    /// can fall silent (see [`Relay::watch_silence`]).
+    pub receive: bool,
 }
+
+/// What the relay tells the switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayEvent {
+    /// Leg `which` of bridge `id` should send RTP and has sent none for the time given to
+    /// [`Relay::watch_silence`]: its phone is probably gone without a BYE.
+    Silent {
+        /// The bridge.
+        id: BridgeId,
+        /// The silent leg.
+        which: Which,
+    },
+}
+
+/// Where relay events go; called on the relay threads, so it must not block.
+pub type RelayEvents = Arc<dyn Fn(RelayEvent) + Send + Sync>;
 
 /// Which leg of a bridge an update is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +202,21 @@ impl Relay {
     /// starts over for that leg only if its address changed.
     pub fn update(&self, id: BridgeId, which: Which, side: Side) {
         self.send(id, Command::Update { id, which, side });
+    }
+
+    /// Reports, through `events`, every leg that should send RTP and has sent none for
+    /// `after` (once per silence; checked about once a second); `None` stops watching. Can be
+    /// called again (a reload) with another time.
+    pub fn watch_silence(&self, after: Option<Duration>, events: RelayEvents) {
+        for w in &self.inner.workers {
+            let cmd = Command::Silence {
+                after,
+                events: events.clone(),
+            };
+            if w.commands.send(cmd).is_ok() {
+                w.wake.signal();
+            }
+        }
     }
 
     /// Stops relaying; the relay drops its clones of the two sockets.

@@ -305,6 +305,7 @@ impl Ring {
                 }
             }
             self.cqes = cqes;
+            worker.check_silence(now);
             worker.counts.flush(&worker.metrics);
         }
         worker.counts.flush(&worker.metrics);

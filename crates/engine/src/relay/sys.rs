@@ -73,7 +73,8 @@ impl Epoll {
     pub fn wait(&self, events: &mut [libc::epoll_event]) -> io::Result<usize> {
         let max = libc::c_int::try_from(events.len()).unwrap_or(libc::c_int::MAX);
         // SAFETY: the kernel writes at most `max` entries into `events`.
-        let n = unsafe { libc::epoll_wait(self.0.as_raw_fd(), events.as_mut_ptr(), max, -1) };
+        // Wakes at least once a second for the silence check, even when nothing happens.
+        let n = unsafe { libc::epoll_wait(self.0.as_raw_fd(), events.as_mut_ptr(), max, 1000) };
         match check(n) {
             Ok(n) => Ok(n as usize),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),

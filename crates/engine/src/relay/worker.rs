@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use socket2::SockAddr;
 use tracing::warn;
@@ -18,7 +18,7 @@ use tracing::warn;
 use super::forward::{Dropped, Latch, Leg, forward};
 use super::rewrite::Rewriter;
 use super::sys::EventFd;
-use super::{BridgeId, Side, Which};
+use super::{BridgeId, RelayEvent, RelayEvents, Side, Which};
 use crate::metrics::Metrics;
 
 /// Orders from the [`super::Relay`] handle, one variant per method.
@@ -33,6 +33,11 @@ pub enum Command {
     },
     /// [`super::Relay::unbridge`].
     Unbridge { id: BridgeId },
+    /// [`super::Relay::watch_silence`].
+    Silence {
+        after: Option<Duration>,
+        events: RelayEvents,
+    },
     /// [`super::Relay::shutdown`].
     Shutdown,
 }
@@ -64,6 +69,12 @@ pub struct SideState {
     /// The stream we send to this leg's peer.
     out: Rewriter,
     watch: Watch,
+    /// The peer should send us RTP (its SDP direction).
+    receive: bool,
+    /// The last valid RTP from the peer (or when it was due to start sending).
+    heard: Instant,
+    /// Its silence was reported (until it sends again).
+    silent: bool,
 }
 
 impl SideState {
@@ -76,6 +87,9 @@ impl SideState {
             socket: side.socket,
             out: Rewriter::random(),
             watch: 0,
+            receive: side.receive,
+            heard: Instant::now(),
+            silent: false,
         }
     }
 
@@ -96,6 +110,12 @@ impl SideState {
             self.dest = SockAddr::from(self.latch.dest());
         }
         self.leg = leg(&side);
+        if side.receive && !self.receive {
+            // Back from hold: it has the whole time to start sending.
+            self.heard = Instant::now();
+            self.silent = false;
+        }
+        self.receive = side.receive;
         if Arc::ptr_eq(&self.socket, &side.socket) {
             None
         } else {
@@ -106,7 +126,9 @@ impl SideState {
         }
     }
 
-    fn learn(&mut self, from: SocketAddr) {
+    fn learn(&mut self, from: SocketAddr, now: Instant) {
+        self.heard = now;
+        self.silent = false;
         if self.latch.learn(from) {
             self.dest = SockAddr::from(self.latch.dest());
         }
@@ -189,7 +211,7 @@ pub fn relay_one(
     }
     match forward(buf, &from.leg, &to.leg, &mut to.out, now) {
         Ok(out) => {
-            from.learn(src);
+            from.learn(src, now);
             counts.relayed += 1;
             counts.transcoded += u64::from(out.transcoded);
             Some(out.range)
@@ -199,7 +221,7 @@ pub fn relay_one(
             None
         }
         Err(why) => {
-            from.learn(src);
+            from.learn(src, now);
             counts.dropped(why);
             None
         }
@@ -216,7 +238,18 @@ pub struct Worker {
     by_id: HashMap<BridgeId, usize>,
     pub counts: Counts,
     pub metrics: Arc<Metrics>,
+    silence: Option<SilenceWatch>,
 }
+
+/// [`super::Relay::watch_silence`]'s order as a worker keeps it.
+struct SilenceWatch {
+    after: Duration,
+    events: RelayEvents,
+    next_check: Instant,
+}
+
+/// How often a worker looks for silent legs (the waiting loops wake at least this often).
+pub const SILENCE_CHECK: Duration = Duration::from_secs(1);
 
 impl Worker {
     /// A worker woken by `wake` for `commands`.
@@ -233,6 +266,33 @@ impl Worker {
             by_id: HashMap::new(),
             counts: Counts::default(),
             metrics,
+            silence: None,
+        }
+    }
+
+    /// Reports the legs that fell silent (see [`super::Relay::watch_silence`]); cheap when
+    /// called more often than [`SILENCE_CHECK`].
+    pub fn check_silence(&mut self, now: Instant) {
+        let Some(watch) = self.silence.as_mut() else {
+            return;
+        };
+        if now < watch.next_check {
+            return;
+        }
+        watch.next_check = now + SILENCE_CHECK;
+        for bridge in self.slots.iter_mut().flatten() {
+            for (side, which) in bridge.sides.iter_mut().zip([Which::A, Which::B]) {
+                if side.receive
+                    && !side.silent
+                    && now.saturating_duration_since(side.heard) >= watch.after
+                {
+                    side.silent = true;
+                    (watch.events)(RelayEvent::Silent {
+                        id: bridge.id,
+                        which,
+                    });
+                }
+            }
         }
     }
 
@@ -270,6 +330,13 @@ impl Worker {
                             w.unwatch(s.watch, &s.socket);
                         }
                     }
+                }
+                Ok(Command::Silence { after, events }) => {
+                    self.silence = after.map(|after| SilenceWatch {
+                        after,
+                        events,
+                        next_check: Instant::now(),
+                    });
                 }
                 Ok(Command::Shutdown) | Err(mpsc::TryRecvError::Disconnected) => return false,
                 Err(mpsc::TryRecvError::Empty) => return true,

@@ -514,6 +514,7 @@ impl Switch {
                     B::CallerCancel => EndReason::Cancel,
                     B::NoAck => EndReason::NoAck,
                     B::SessionExpired => EndReason::SessionExpired,
+                    B::MediaTimeout => EndReason::RtpTimeout,
                     B::LegDied => EndReason::Failed,
                     // After Failed: the walker decides what happens to the call.
                     B::NoAnswer | B::Busy | B::Unavailable(_) => return,

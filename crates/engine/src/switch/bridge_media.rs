@@ -43,6 +43,25 @@ impl Switch {
         self.relay.bridge(id, a, b);
     }
 
+    /// The relay heard nothing from one side of a bridged call for `rtp_timeout`: the B2BUA
+    /// hangs up both (a phone gone without BYE would otherwise hold the call forever).
+    pub(super) fn on_silent(&mut self, now: Instant, id: u64, which: crate::relay::Which) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let Some(leg) = call.outgoing.as_ref().and_then(|o| o.relayed) else {
+            return;
+        };
+        let side = match which {
+            crate::relay::Which::A => vaxel_b2bua::Side::Caller,
+            crate::relay::Which::B => vaxel_b2bua::Side::Leg(leg),
+        };
+        let secs = self.plan.server.rtp_timeout.map_or(0, |d| d.as_secs());
+        call.span
+            .in_scope(|| info!(?side, secs, "no RTP from a bridged side: hanging up"));
+        self.feed_bridge(now, id, vaxel_b2bua::Event::MediaTimeout { side });
+    }
+
     /// Stops relaying (the early-media leg went away).
     pub(super) fn unrelay(&mut self, id: u64) {
         if let Some(out) = self.calls.get_mut(&id).and_then(|c| c.outgoing.as_mut()) {
@@ -150,5 +169,9 @@ fn side(socket: &Arc<std::net::UdpSocket>, n: &vaxel_sdp::Negotiated) -> Side {
         audio_pt: n.payload_type,
         event_pt: n.telephone_event,
         send: sends && !n.remote.ip().is_unspecified() && n.remote.port() != 0,
+        receive: matches!(
+            n.direction,
+            vaxel_sdp::Direction::SendRecv | vaxel_sdp::Direction::RecvOnly
+        ) && n.remote.port() != 0,
     }
 }

@@ -69,6 +69,8 @@ enum EndReason {
     Cancel,
     NoAck,
     SessionExpired,
+    /// A bridged leg sent no RTP for `[server] rtp_timeout`.
+    RtpTimeout,
     Shutdown,
     Failed,
 }
@@ -82,6 +84,7 @@ impl EndReason {
             EndReason::Cancel => "cancel",
             EndReason::NoAck => "no-ack",
             EndReason::SessionExpired => "session-expired",
+            EndReason::RtpTimeout => "rtp-timeout",
             EndReason::Shutdown => "shutdown",
             EndReason::Failed => "failed",
         }
@@ -184,6 +187,15 @@ impl Switch {
         core.set_force_rport(true);
         let trunks =
             crate::trunk::TrunkRegistrations::new(Instant::now(), &plan.trunks, &transports);
+        if let Some(after) = plan.server.rtp_timeout {
+            let events = media_events.clone();
+            relay.watch_silence(
+                Some(after),
+                Arc::new(move |crate::relay::RelayEvent::Silent { id, which }| {
+                    let _ = events.send(MediaEvent::Silent(id, which));
+                }),
+            );
+        }
         Switch {
             core,
             media_ip: plan.server.media_address,
@@ -356,6 +368,7 @@ impl Switch {
     pub fn handle_media(&mut self, now: Instant, event: MediaEvent) {
         match event {
             MediaEvent::Digit(id, digit) => self.on_digit(now, id, digit),
+            MediaEvent::Silent(id, which) => self.on_silent(now, id, which),
             MediaEvent::PlaybackDone(id, generation) => {
                 let Some(call) = self.calls.get_mut(&id) else {
                     return;
