@@ -35,7 +35,13 @@ pub struct Media {
     pub relayed: bool,
     /// The scheduler was told to connect the socket to the caller (nothing reads it).
     pub connected: bool,
-    /// The SDP answer we gave, reused for retransmissions and re-INVITEs.
+    /// `answer` is our offer (the INVITE had none): the caller's answer comes in the ACK,
+    /// and until then nothing is sent.
+    pub offered: bool,
+    /// A leg to relay to once the late offer's answer arrives.
+    pub pending_relay: Option<usize>,
+    /// The SDP answer we gave (or our offer, see `offered`), reused for retransmissions and
+    /// re-INVITEs.
     pub answer: String,
 }
 

@@ -30,8 +30,10 @@ pub enum Command {
         id: StreamId,
         /// The call's RTP socket (non-blocking).
         socket: Arc<UdpSocket>,
-        /// Where the caller wants RTP.
-        remote: SocketAddr,
+        /// Where the caller wants RTP; `None` until it says (a late offer: the answer comes
+        /// in the ACK). Meanwhile the stream waits: nothing is played, so the caller hears
+        /// the prompt from its start once [`Command::Retarget`] says where.
+        remote: Option<SocketAddr>,
         /// Negotiated codec.
         codec: Codec,
         /// SSRC, first sequence number and timestamp.
@@ -53,6 +55,19 @@ pub enum Command {
         id: StreamId,
         /// The call's playback generation from now on.
         generation: u64,
+    },
+    /// The caller's answer arrived (late offer): where to send, in which law and payload type.
+    /// `remote: None`: there will be no answer before the call's final response (early media
+    /// without an offer from the caller): play silently, so prompts still end on time.
+    Retarget {
+        /// Stream id.
+        id: StreamId,
+        /// Where the caller wants RTP, or None to play without sending.
+        remote: Option<SocketAddr>,
+        /// Its G.711 law.
+        codec: Codec,
+        /// Its audio payload type.
+        payload_type: u8,
     },
     /// Connect the stream's socket to its remote (`on`), or undo that. Only while nothing
     /// else reads the socket: a connected socket takes packets from the remote only, and
@@ -87,7 +102,10 @@ pub enum MediaEvent {
 struct Stream {
     id: StreamId,
     socket: Arc<UdpSocket>,
-    remote: Dest,
+    /// `None`: nowhere to send yet: the stream waits, or plays silently if `silent`.
+    remote: Option<Dest>,
+    /// With no `remote`: play (consume frames) without sending.
+    silent: bool,
     codec: Codec,
     rtp: RtpSender,
     playout: Playout,
@@ -107,7 +125,10 @@ impl Stream {
         }
         let sock = socket2::SockRef::from(&*self.socket);
         let done = if on {
-            sock.connect(&socket2::SockAddr::from(self.remote.addr))
+            let Some(remote) = &self.remote else {
+                return;
+            };
+            sock.connect(&socket2::SockAddr::from(remote.addr))
         } else {
             disconnect(&self.socket)
         };
@@ -179,6 +200,7 @@ impl Scheduler {
             | Command::Play { id, .. }
             | Command::Clear { id, .. }
             | Command::Connect { id, .. }
+            | Command::Retarget { id, .. }
             | Command::Stop { id } => *id,
             Command::Shutdown => {
                 for t in self.threads.iter() {
@@ -408,7 +430,8 @@ fn apply(cmd: Command, phases: &mut Phases) -> bool {
                 Stream {
                     id,
                     socket,
-                    remote: Dest::new(remote),
+                    remote: remote.map(Dest::new),
+                    silent: false,
                     codec,
                     rtp,
                     playout: Playout::new(),
@@ -418,6 +441,20 @@ fn apply(cmd: Command, phases: &mut Phases) -> bool {
                 },
                 Instant::now(),
             );
+        }
+        Command::Retarget {
+            id,
+            remote,
+            codec,
+            payload_type,
+        } => {
+            if let Some(s) = phases.get_mut(id) {
+                s.connect(false);
+                s.silent = remote.is_none();
+                s.remote = remote.map(Dest::new);
+                s.codec = codec;
+                s.rtp.set_payload_type(payload_type);
+            }
         }
         Command::Connect { id, on } => {
             if let Some(s) = phases.get_mut(id) {
@@ -501,12 +538,16 @@ fn tick(
     let mut sent = 0u64;
     let mut errors = 0u64;
     for s in streams.list.iter_mut() {
-        match s.playout.next_frame(s.codec) {
-            Some(frame) => match out {
+        if s.remote.is_none() && !s.silent {
+            // Waiting for the caller's answer (a late offer): the prompt has not started.
+            continue;
+        }
+        match (s.playout.next_frame(s.codec), &s.remote) {
+            (Some(frame), Some(remote)) => match out {
                 #[cfg(target_os = "linux")]
                 Out::Ring(ring) => {
                     let rtp = &mut s.rtp;
-                    let dest = (!s.connected).then_some(&s.remote.raw);
+                    let dest = (!s.connected).then_some(&remote.raw);
                     let queued = ring.send(s.socket.as_raw_fd(), dest, |packet| {
                         rtp.write_packet(frame, packet)
                     });
@@ -521,7 +562,7 @@ fn tick(
                     let result = if s.connected {
                         s.socket.send(buf)
                     } else {
-                        s.remote.send(&s.socket, buf)
+                        remote.send(&s.socket, buf)
                     };
                     match result {
                         Ok(_) => sent += 1,
@@ -529,8 +570,8 @@ fn tick(
                     }
                 }
             },
-            // Nothing to play: time still passes on the stream's clock.
-            None => s.rtp.skip(SAMPLES_PER_FRAME as u32),
+            // Nothing to play, or playing silently: time still passes on the stream's clock.
+            _ => s.rtp.skip(SAMPLES_PER_FRAME as u32),
         }
         if !s.reported && s.playout.is_idle() {
             // Reported as the last frame leaves, so the next prompt can follow seamlessly.
@@ -609,7 +650,8 @@ mod tests {
         Stream {
             id,
             socket: socket.clone(),
-            remote: Dest::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 9))),
+            remote: Some(Dest::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 9)))),
+            silent: false,
             codec: Codec::Pcmu,
             rtp: RtpSender::new(1, 0, 0, 0),
             playout: Playout::new(),
@@ -682,7 +724,7 @@ mod tests {
         sched.send(Command::Start {
             id: 1,
             socket: ours.clone(),
-            remote,
+            remote: Some(remote),
             codec: Codec::Pcmu,
             rtp: RtpSender::new(7, 100, 0, 0),
         });

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use vaxel_media::Codec;
 use vaxel_sdp::SessionDescription;
 
 use crate::UaError;
@@ -41,6 +42,12 @@ impl Call {
             Offer::Template(t) => t
                 .replace("{ip}", &local.ip().to_string())
                 .replace("{port}", &port.to_string()),
+            Offer::None => String::new(),
+        };
+        let content_type = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
         };
         let server = ua.server();
         let call = Call {
@@ -68,7 +75,7 @@ impl Call {
              CSeq: {cseq} INVITE\r\n\
              Contact: <sip:testua@{local}>\r\n\
              Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n\
-             Content-Type: application/sdp\r\n\
+             {content_type}\
              Content-Length: {len}\r\n\r\n{body}",
             ruri = call.ruri,
             branch = call.invite_branch,
@@ -232,6 +239,30 @@ impl Call {
         } else {
             self.request_text("ACK", &self.ruri, &self.invite_branch, self.invite_cseq)
         };
+        self.ua.send(&text)
+    }
+
+    /// ACKs a 2xx that carried the server's offer (a late-offer call) with an answer
+    /// choosing `codec` (and telephone-event 101) on this call's RTP port; `None` sends the
+    /// ACK without the answer it owes.
+    pub fn ack_with_answer(&mut self, codec: Option<Codec>) -> Result<(), UaError> {
+        let target = self
+            .remote_target
+            .clone()
+            .unwrap_or_else(|| self.ruri.clone());
+        let branch = self.ua.unique("z9hG4bK");
+        let mut text = self.request_text("ACK", &target, &branch, self.invite_cseq);
+        if let Some(codec) = codec {
+            let local = self.rtp.local();
+            let body = vaxel_sdp::offer(&[codec], Some(101), local.ip(), local.port(), 4242, 1);
+            let head = text
+                .trim_end_matches("Content-Length: 0\r\n\r\n")
+                .to_string();
+            text = format!(
+                "{head}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
         self.ua.send(&text)
     }
 

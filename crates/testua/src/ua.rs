@@ -211,6 +211,12 @@ impl Ua {
         Call::start(self.clone(), number, Offer::Codecs(codecs.to_vec()))
     }
 
+    /// Starts a call to `number` without SDP (a late offer: the server offers in its 2xx and
+    /// the answer goes in the ACK, [`Call::ack_with_answer`]).
+    pub fn invite_without_sdp(&self, number: &str) -> Result<Call, UaError> {
+        Call::start(self.clone(), number, Offer::None)
+    }
+
     /// Starts a call to `number` with a hand-written SDP body; `{ip}` and `{port}` in it
     /// are replaced with the call's RTP address.
     pub fn invite_with_sdp(&self, number: &str, sdp_template: &str) -> Result<Call, UaError> {
@@ -226,6 +232,7 @@ impl Ua {
 pub(crate) enum Offer {
     Codecs(Vec<Codec>),
     Template(String),
+    None,
 }
 
 fn summary(m: &SipMessage) -> String {

@@ -203,8 +203,8 @@ const CECILIA: (&str, &str, &str) = ("1003", "cecilia", "secret-1003");
 const DAVID: (&str, &str, &str) = ("1004", "david", "secret-1004");
 
 /// One phone calls another: caller scenario, callee scenario, the call record expected.
-fn phone_to_phone(test: &str, caller: &str, callee_name: &str, expect_cdr: &str) {
-    phone_to_phone_with(test, SIPP_DIGEST, caller, callee_name, expect_cdr);
+fn phone_to_phone(test: &str, caller: &str, callee_name: &str, expect_cdr: &str) -> String {
+    phone_to_phone_with(test, SIPP_DIGEST, caller, callee_name, expect_cdr)
 }
 
 /// [`phone_to_phone`] with more `[server]` settings.
@@ -214,7 +214,7 @@ fn phone_to_phone_with(
     caller: &str,
     callee_name: &str,
     expect_cdr: &str,
-) {
+) -> String {
     let dir = TestDir::new(test);
     let v = Vaxel::start(
         dir.path(),
@@ -232,6 +232,7 @@ fn phone_to_phone_with(
         cdrs.iter().any(|c| c.starts_with(expect_cdr)),
         "expected a call record {expect_cdr}..., got {cdrs:?}\n{log}"
     );
+    log
 }
 
 #[test]
@@ -252,6 +253,23 @@ fn the_callee_hangs_up_and_the_caller_gets_a_bye() {
         "callee_hangs_up",
         "answered|200|callee-bye",
     );
+}
+
+/// A phone calls without SDP (late offer): vaxel offers in its 200, the phone answers in the
+/// ACK, and the call is bridged to the callee (who got vaxel's own offer) until the caller's
+/// BYE.
+#[test]
+fn a_late_offer_from_the_caller_is_bridged_after_its_ack() {
+    let log = phone_to_phone(
+        "late-offer",
+        "phone_call_late_offer",
+        "callee_answer",
+        "answered|200|caller-bye|user:bertil",
+    );
+    let answered = log
+        .find("late offer answered in the ACK")
+        .unwrap_or_else(|| panic!("the ACK's answer was not taken:\n{log}"));
+    assert!(log[answered..].contains("codec=Pcma"), "{log}");
 }
 
 /// Neither SIPp phone sends RTP: with `rtp_timeout = "2s"` the relay reports the silence

@@ -184,3 +184,70 @@ fn cancel_stops_early_media() {
         .expect("continuous until cancelled");
     vaxel.stop();
 }
+
+/// A late offer (INVITE without SDP) to an answered message: vaxel offers both laws and
+/// telephone-event in its 200, the caller answers in the ACK, and the prompt plays from its
+/// first frame in the law the caller chose.
+#[test]
+fn late_offer_is_answered_in_the_ack_and_the_prompt_plays_whole() {
+    let vaxel = Vaxel::start("rtp-late-offer");
+    let ua = vaxel.ua();
+    let mut call = ua.invite_without_sdp(did::ANSWERED_TWICE).expect("INVITE");
+    call.wait_status(200, Duration::from_secs(10))
+        .expect("200 OK");
+    let offer = call.answer().expect("an SDP offer in the 200").clone();
+    let formats = &offer.media.first().expect("an m= line").formats;
+    assert!(
+        formats.contains(&0) && formats.contains(&8) && formats.contains(&101),
+        "{offer:?}"
+    );
+    // Nothing is sent before the answer.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(call.rtp().packets().len(), 0, "RTP before the answer");
+    call.ack_with_answer(Some(Codec::Pcma)).expect("ACK");
+    call.wait_bye_and_ok(LONG)
+        .expect("vaxel's BYE after the prompt");
+    assert_prompt_stream(&call, Codec::Pcma, 2, "late offer, PCMA");
+    vaxel.stop();
+}
+
+/// An ACK that does not answer our offer ends the call with a BYE, without media.
+#[test]
+fn late_offer_without_an_answer_in_the_ack_is_hung_up() {
+    let vaxel = Vaxel::start("rtp-late-no-answer");
+    let ua = vaxel.ua();
+    let mut call = ua.invite_without_sdp(did::ANSWERED_TWICE).expect("INVITE");
+    call.wait_status(200, Duration::from_secs(10))
+        .expect("200 OK");
+    call.ack_with_answer(None).expect("ACK");
+    call.wait_bye_and_ok(Duration::from_secs(5))
+        .expect("BYE at once");
+    assert_eq!(call.rtp().packets().len(), 0, "no RTP without an answer");
+    let log = vaxel.stop();
+    assert!(log.contains("not answered in the ACK"), "{log}");
+}
+
+/// Early media with a late offer: the 183 carries no SDP (an offer may not go in an
+/// unreliable provisional response); the prompt runs silently, so the 480 still comes
+/// after it, as with an offer.
+#[test]
+fn late_offer_to_early_media_gets_183_without_sdp_then_480_on_time() {
+    let vaxel = Vaxel::start("rtp-late-early");
+    let ua = vaxel.ua();
+    let mut call = ua.invite_without_sdp(did::EARLY_TWICE).expect("INVITE");
+    let progress = call
+        .wait_status(183, Duration::from_secs(10))
+        .expect("183 Session Progress");
+    let at_183 = Instant::now();
+    assert!(progress.body.is_empty(), "183 without SDP");
+    call.wait_status(480, LONG).expect("480 after the prompt");
+    call.ack().expect("ACK");
+    let silent_play = at_183.elapsed();
+    let two_plays = prompt().duration() * 2;
+    assert!(
+        silent_play + Duration::from_millis(300) >= two_plays,
+        "480 after {silent_play:?}, the prompt twice takes {two_plays:?}"
+    );
+    assert_eq!(call.rtp().packets().len(), 0, "no RTP without an answer");
+    vaxel.stop();
+}

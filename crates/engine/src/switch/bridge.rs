@@ -438,10 +438,7 @@ impl Switch {
                         if !self.start_media(now, id) {
                             return;
                         }
-                        let sdp = self
-                            .calls
-                            .get(&id)
-                            .and_then(|c| c.media.as_ref().map(|m| m.answer.clone()));
+                        let sdp = self.early_media_sdp(id);
                         self.respond(now, id, 183, sdp);
                         if let Some(c) = self.calls.get_mut(&id) {
                             c.early_media = true;

@@ -11,6 +11,11 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        if let Some(m) = call.media.as_mut().filter(|m| m.offered) {
+            // A late offer: the caller's answer (in its ACK) is needed first.
+            m.pending_relay = Some(leg);
+            return;
+        }
         let (Some(media), Some(neg), Some(out)) = (
             call.media.as_ref(),
             call.negotiated.as_ref(),
@@ -40,6 +45,7 @@ impl Switch {
             // Stop undid the connection, if any.
             m.connected = false;
         }
+        debug!(call = id, leg, "media relayed");
         self.relay.bridge(id, a, b);
     }
 
@@ -64,6 +70,9 @@ impl Switch {
 
     /// Stops relaying (the early-media leg went away).
     pub(super) fn unrelay(&mut self, id: u64) {
+        if let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
+            m.pending_relay = None;
+        }
         if let Some(out) = self.calls.get_mut(&id).and_then(|c| c.outgoing.as_mut()) {
             if out.relayed.take().is_some() {
                 self.relay.unbridge(id);
@@ -116,7 +125,7 @@ impl Switch {
         self.scheduler.send(Command::Start {
             id,
             socket: media.socket.clone(),
-            remote: neg.remote,
+            remote: Some(neg.remote),
             codec: neg.codec,
             rtp: RtpSender::new(
                 fastrand::u32(..),

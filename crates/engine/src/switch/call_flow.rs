@@ -18,10 +18,7 @@ impl Switch {
                     if !self.start_media(now, id) {
                         return;
                     }
-                    let sdp = self
-                        .calls
-                        .get(&id)
-                        .and_then(|c| c.media.as_ref().map(|m| m.answer.clone()));
+                    let sdp = self.early_media_sdp(id);
                     self.respond(now, id, 183, sdp);
                     if let Some(c) = self.calls.get_mut(&id) {
                         c.early_media = true;
@@ -125,14 +122,7 @@ impl Switch {
         if call.media.is_some() {
             return true;
         }
-        let Some(neg) = call.negotiated.clone() else {
-            // Late offer (no SDP in the INVITE) is not supported yet.
-            call.span
-                .in_scope(|| info!("INVITE without SDP offer needs media: 488"));
-            self.respond(now, id, 488, None);
-            self.end(id, EndReason::Failed, Some(488));
-            return false;
-        };
+        let neg = call.negotiated.clone();
         let Some((port, socket)) = self.ports.bind(self.media_ip) else {
             call.span
                 .in_scope(|| warn!("RTP port range exhausted: 503"));
@@ -147,18 +137,25 @@ impl Switch {
         let socket = Arc::new(socket);
         let socket_kept = socket.clone();
         rtp_in::park(&socket);
-        let answer = vaxel_sdp::answer(&neg, self.media_ip, port, id, 1);
+        // A late offer (no SDP in the INVITE): we offer every law we speak, in the 200; the
+        // caller answers in its ACK (`on_caller_ack`), and prompts run silent until then.
+        let sdp = match &neg {
+            Some(neg) => vaxel_sdp::answer(neg, self.media_ip, port, id, 1),
+            None => vaxel_sdp::offer(CODECS, Some(101), self.media_ip, port, id, 1),
+        };
+        let codec = neg.as_ref().map_or(Codec::Pcmu, |n| n.codec);
         let rtp = RtpSender::new(
             fastrand::u32(..),
             fastrand::u16(..),
             fastrand::u32(..),
-            neg.payload_type,
+            neg.as_ref()
+                .map_or(codec.payload_type(), |n| n.payload_type),
         );
         self.scheduler.send(Command::Start {
             id,
             socket,
-            remote: neg.remote,
-            codec: neg.codec,
+            remote: neg.as_ref().map(|n| n.remote),
+            codec,
             rtp,
         });
         if let Some(c) = self.calls.get_mut(&id) {
@@ -168,7 +165,9 @@ impl Switch {
                 reader: None,
                 relayed: false,
                 connected: false,
-                answer,
+                offered: neg.is_none(),
+                pending_relay: None,
+                answer: sdp,
             });
         }
         // A DID that opens on a menu wants keys from the first packet.
@@ -212,6 +211,75 @@ impl Switch {
             self.media_events.clone(),
             self.metrics.clone(),
         ));
+    }
+
+    /// The SDP of a 183: our answer, or none when ours would be an offer (a late offer; an
+    /// offer may not go in an unreliable provisional response, RFC 3261 §13.2.1). Then early
+    /// media plays silently (prompts still take their time before the plan goes on) and the
+    /// caller hears its own ring-back.
+    pub(super) fn early_media_sdp(&mut self, id: u64) -> Option<String> {
+        let media = self.calls.get(&id)?.media.as_ref()?;
+        if !media.offered {
+            return Some(media.answer.clone());
+        }
+        self.scheduler.send(Command::Retarget {
+            id,
+            remote: None,
+            codec: Codec::Pcmu,
+            payload_type: Codec::Pcmu.payload_type(),
+        });
+        None
+    }
+
+    /// The ACK of our 2xx. For a late offer it carries the caller's answer: media starts,
+    /// and a bridge waiting for it relays. An ACK without a usable answer ends the call
+    /// (RFC 3264: the offer in a 2xx must be answered in the ACK).
+    pub(super) fn on_caller_ack(&mut self, now: Instant, id: u64, ack: &Request) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if !call.media.as_ref().is_some_and(|m| m.offered) {
+            return;
+        }
+        let answer = std::str::from_utf8(&ack.body)
+            .ok()
+            .filter(|b| !b.trim().is_empty())
+            .and_then(|b| SessionDescription::parse(b).ok())
+            .map(|sdp| negotiate(&sdp, CODECS));
+        let neg = match answer {
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
+                call.span.in_scope(
+                    || info!(error = %e, "the answer in the ACK is not usable: hanging up"),
+                );
+                self.hang_up(now, id, EndReason::Failed);
+                return;
+            }
+            None => {
+                call.span
+                    .in_scope(|| info!("our offer was not answered in the ACK: hanging up"));
+                self.hang_up(now, id, EndReason::Failed);
+                return;
+            }
+        };
+        call.span.in_scope(
+            || info!(codec = ?neg.codec, remote = %neg.remote, "late offer answered in the ACK"),
+        );
+        self.scheduler.send(Command::Retarget {
+            id,
+            remote: Some(neg.remote),
+            codec: neg.codec,
+            payload_type: neg.payload_type,
+        });
+        call.negotiated = Some(neg);
+        let pending = call.media.as_mut().and_then(|m| {
+            m.offered = false;
+            m.pending_relay.take()
+        });
+        self.ensure_reader(id);
+        if let Some(leg) = pending {
+            self.relay_to(id, leg);
+        }
     }
 
     pub(super) fn answer(&mut self, now: Instant, id: u64) {

@@ -477,9 +477,14 @@ impl Switch {
     fn handle_event(&mut self, now: Instant, ev: TuEvent) {
         match ev {
             TuEvent::Request { txn, request, peer } => self.on_request(now, txn, request, peer),
-            TuEvent::Ack { txn: Some(txn), .. } => {
+            TuEvent::Ack {
+                txn: Some(txn),
+                request,
+                ..
+            } => {
                 if let Some(&id) = self.by_txn.get(&txn) {
                     debug!(call = id, "ACK: call confirmed");
+                    self.on_caller_ack(now, id, &request);
                     self.feed_bridge(now, id, vaxel_b2bua::Event::CallerAck);
                 }
             }
