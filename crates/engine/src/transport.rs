@@ -4,10 +4,16 @@
 //! Malformed requests are answered here, statelessly, with the 400 or 505 the parser builds;
 //! anything hopeless is dropped with a debug log. A torn or abusive TCP stream only ever
 //! closes its own connection.
+//!
+//! TCP connections go both ways: accepted from phones and trunks, and opened by us when a
+//! request is for a TCP peer we hold no connection to (a trunk with `transport=tcp`, or a
+//! peer whose connection closed). Messages sent while the connection is being set up wait in
+//! its queue; if it cannot be set up they are dropped, and the transaction times out as it
+//! would over UDP.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -33,6 +39,11 @@ const UDP_BUFFER: usize = 8 * 1024 * 1024;
 const TCP_LINGER: Duration = Duration::from_millis(500);
 /// A TCP connection holding half a message this long without progress is closed (RFC 4475 clerr).
 const TCP_PARTIAL: Duration = Duration::from_secs(32);
+/// How long we wait for a TCP connection we open (Timer B is 32 s; a trunk that does not
+/// accept in this time is as good as down).
+const TCP_CONNECT: Duration = Duration::from_secs(10);
+/// Messages queued per TCP connection.
+const TCP_QUEUE: usize = 256;
 
 /// A parsed message on its way to the switch.
 #[derive(Debug)]
@@ -115,6 +126,10 @@ pub struct Transports {
     by_addr: DashMap<SocketAddr, u64>,
     next_conn: AtomicU64,
     metrics: Arc<Metrics>,
+    /// Where messages read from connections we open go (set by `spawn_readers`).
+    inbound: OnceLock<mpsc::Sender<Inbound>>,
+    /// Ourselves, for the tasks of connections opened from `send`.
+    me: Weak<Transports>,
 }
 
 impl Transports {
@@ -152,15 +167,17 @@ impl Transports {
             });
             listeners.push(l);
         }
-        let t = Transports {
+        let t = Arc::new_cyclic(|me| Transports {
             udp: socks,
             tcp: tcp_locals,
             conns: DashMap::new(),
             by_addr: DashMap::new(),
             next_conn: AtomicU64::new(1),
             metrics,
-        };
-        Ok((Arc::new(t), listeners))
+            inbound: OnceLock::new(),
+            me: me.clone(),
+        });
+        Ok((t, listeners))
     }
 
     /// Our address on the transport of `peer` (the socket it used, for UDP).
@@ -180,6 +197,21 @@ impl Transports {
     /// The open TCP connection from `addr`, if any.
     pub fn conn_from(&self, addr: SocketAddr) -> Option<u64> {
         self.by_addr.get(&addr).map(|c| *c)
+    }
+
+    /// A TCP peer at `addr`: on the connection we hold to it, or one opened by the first
+    /// message sent.
+    pub fn tcp_peer(&self, addr: SocketAddr) -> Peer {
+        Peer {
+            transport: Transport::Tcp,
+            addr,
+            conn: self.conn_from(addr),
+        }
+    }
+
+    /// Whether there is a TCP listener (to put in Via and Contact of what we send over TCP).
+    pub fn has_tcp(&self) -> bool {
+        !self.tcp.is_empty()
     }
 
     /// Sends without waiting: UDP straight from the socket (a full buffer defers to a task),
@@ -204,23 +236,61 @@ impl Transports {
                 }
             }
             Transport::Tcp => {
-                let Some(conn) = peer.conn else { return };
-                match self.conns.get(&conn) {
+                let conn = peer
+                    .conn
+                    .filter(|c| self.conns.contains_key(c))
+                    .or_else(|| self.conn_from(peer.addr));
+                match conn.and_then(|c| self.conns.get(&c)) {
                     Some(tx) => {
                         if tx.try_send(bytes).is_err() {
                             debug!(conn, "tcp connection gone or stalled; message dropped");
                         }
                     }
-                    None => {
-                        debug!(conn, peer = %peer.addr, "tcp connection closed; message dropped")
-                    }
+                    None => self.open(peer.addr, bytes),
                 }
             }
         }
     }
 
+    /// Opens a TCP connection to `addr` with `first` queued on it. Registered at once, so
+    /// what is sent meanwhile queues behind it; forgotten (and its queue dropped) if the
+    /// connection cannot be made.
+    fn open(&self, addr: SocketAddr, first: Arc<[u8]>) {
+        let (Some(me), Some(tx)) = (self.me.upgrade(), self.inbound.get().cloned()) else {
+            return;
+        };
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (wtx, wrx) = mpsc::channel::<Arc<[u8]>>(TCP_QUEUE);
+        let _ = wtx.try_send(first);
+        self.conns.insert(id, wtx);
+        self.by_addr.insert(addr, id);
+        tokio::spawn(async move {
+            match tokio::time::timeout(TCP_CONNECT, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    debug!(peer = %addr, conn = id, "tcp connection opened");
+                    me.serve(stream, addr, id, wrx, tx).await;
+                }
+                Ok(Err(e)) => {
+                    warn!(peer = %addr, error = %e, "cannot open a SIP TCP connection");
+                    me.forget(addr, id);
+                }
+                Err(_) => {
+                    warn!(peer = %addr, "SIP TCP connection not accepted in time");
+                    me.forget(addr, id);
+                }
+            }
+        });
+    }
+
+    fn forget(&self, addr: SocketAddr, id: u64) {
+        self.conns.remove(&id);
+        self.by_addr.remove_if(&addr, |_, c| *c == id);
+    }
+
     /// Starts the reader tasks: every parsed message goes to `tx`.
     pub fn spawn_readers(self: &Arc<Self>, listeners: Vec<TcpListener>, tx: mpsc::Sender<Inbound>) {
+        let _ = self.inbound.set(tx.clone());
         for (i, (sock, _)) in self.udp.iter().enumerate() {
             let me = self.clone();
             let sock = sock.clone();
@@ -324,10 +394,22 @@ impl Transports {
         tx: mpsc::Sender<Inbound>,
     ) {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        let (mut rd, mut wr) = stream.into_split();
-        let (wtx, mut wrx) = mpsc::channel::<Arc<[u8]>>(256);
+        let (wtx, wrx) = mpsc::channel::<Arc<[u8]>>(TCP_QUEUE);
         self.conns.insert(id, wtx);
         self.by_addr.insert(from, id);
+        self.serve(stream, from, id, wrx, tx).await;
+    }
+
+    /// Reads and writes one registered connection (accepted or opened) until it ends.
+    async fn serve(
+        self: Arc<Self>,
+        stream: TcpStream,
+        from: SocketAddr,
+        id: u64,
+        mut wrx: mpsc::Receiver<Arc<[u8]>>,
+        tx: mpsc::Sender<Inbound>,
+    ) {
+        let (mut rd, mut wr) = stream.into_split();
         let writer = tokio::spawn(async move {
             while let Some(b) = wrx.recv().await {
                 if wr.write_all(&b).await.is_err() {
@@ -375,8 +457,7 @@ impl Transports {
         // Answers to the requests already handed to the switch are still on their way (RFC
         // 4475 dblreq: good requests, then junk): keep the connection writable a moment.
         tokio::time::sleep(TCP_LINGER).await;
-        self.conns.remove(&id);
-        self.by_addr.remove_if(&from, |_, c| *c == id);
+        self.forget(from, id);
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         debug!(peer = %from, conn = id, "tcp connection closed");
     }

@@ -23,7 +23,7 @@ use vaxel_registrar::client::{
     self, Registration, RegistrationConfig, RegistrationState, escape_user,
 };
 use vaxel_sip::{Request, Response, SipMessage, Uri};
-use vaxel_txn::{ClientTxn, Core, Peer, new_branch};
+use vaxel_txn::{ClientTxn, Core, Peer, Transport, new_branch};
 
 use crate::transport::{Local, Transports};
 
@@ -65,6 +65,8 @@ impl Spec {
 struct Target {
     host: String,
     port: u16,
+    /// `transport=tcp`: REGISTERs go over a TCP connection we open (and keep).
+    tcp: bool,
 }
 
 impl Target {
@@ -76,14 +78,12 @@ impl Target {
             "sips" => return Err("sips: (TLS) is not supported yet".into()),
             other => return Err(format!("`{other}:` is not a SIP URI")),
         }
-        match u.param("transport").flatten() {
-            None => {}
-            Some(t) if t.eq_ignore_ascii_case("udp") => {}
-            Some(t) if t.eq_ignore_ascii_case("tcp") => {
-                return Err("transport=tcp: outbound TCP connections are not supported yet".into());
-            }
+        let tcp = match u.param("transport").flatten() {
+            None => false,
+            Some(t) if t.eq_ignore_ascii_case("udp") => false,
+            Some(t) if t.eq_ignore_ascii_case("tcp") => true,
             Some(t) => return Err(format!("transport={t} is not supported")),
-        }
+        };
         Ok(Target {
             host: u
                 .host
@@ -91,7 +91,22 @@ impl Target {
                 .trim_end_matches(']')
                 .to_string(),
             port: u.port.unwrap_or(5060),
+            tcp,
         })
+    }
+
+    /// The registrar at `addr` on this target's transport (a TCP connection is opened by
+    /// the first message sent to it).
+    fn peer(&self, addr: SocketAddr) -> Peer {
+        if self.tcp {
+            Peer {
+                transport: Transport::Tcp,
+                addr,
+                conn: None,
+            }
+        } else {
+            Peer::udp(addr)
+        }
     }
 }
 
@@ -162,7 +177,7 @@ impl Active {
             return Resolve::Ready(p);
         }
         if let Ok(ip) = self.target.host.parse::<IpAddr>() {
-            let p = Peer::udp(SocketAddr::new(ip, self.target.port));
+            let p = self.target.peer(SocketAddr::new(ip, self.target.port));
             self.peer = Some(p);
             return Resolve::Ready(p);
         }
@@ -180,7 +195,7 @@ impl Active {
                 self.lookup = None;
                 match result {
                     Ok(addr) => {
-                        let p = Peer::udp(addr);
+                        let p = self.target.peer(addr);
                         self.peer = Some(p);
                         Resolve::Ready(p)
                     }
@@ -237,9 +252,18 @@ impl Entry {
 
     fn activate(now: Instant, spec: &Spec, local_for: LocalFor<'_>) -> Result<Active, String> {
         let target = Target::of(&spec.uri)?;
-        let any = Peer::udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
-        let local = local_for(&any).ok_or("no UDP listener to register from")?;
-        let contact = format!("sip:{}@{}", escape_user(&spec.username), local.addr);
+        let any = target.peer(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+        let local = local_for(&any).ok_or(if target.tcp {
+            "transport=tcp, but no tcp:// listen address to register from"
+        } else {
+            "no UDP listener to register from"
+        })?;
+        let contact = format!(
+            "sip:{}@{}{}",
+            escape_user(&spec.username),
+            local.addr,
+            if target.tcp { ";transport=tcp" } else { "" }
+        );
         let mut cfg = RegistrationConfig::new(
             spec.uri.clone(),
             spec.username.clone(),

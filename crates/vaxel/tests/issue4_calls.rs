@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 mod env;
 #[path = "support/vaxel.rs"]
 mod vaxel;
-use env::{TestDir, repo_root};
+use env::{TestDir, free_sip_port, free_tcp_port, repo_root};
 use vaxel::Vaxel;
 
 /// SIPp answers only the first challenge, and only MD5.
@@ -527,6 +527,40 @@ fn an_outside_number_goes_to_the_trunk_with_digest_credentials() {
     // The operator sees our number, not the extension.
     assert!(msgs.contains("From: \"Anna\" <sip:4610100100@"), "{msgs}");
     v.stop();
+}
+
+/// A trunk with `transport=tcp`: vaxel opens a TCP connection to the operator (a SIPp over
+/// TCP) for the INVITE, and the operator's answer, our ACK and the BYE use it.
+#[test]
+fn an_outside_number_goes_to_a_tcp_trunk_over_a_connection_we_open() {
+    let dir = TestDir::new("trunk-tcp");
+    let op = Endpoint::new("127.0.0.1");
+    let (udp, tcp, http) = (free_sip_port(), free_tcp_port(), free_tcp_port());
+    let listen =
+        format!("{SIPP_DIGEST}\nsip = [\"udp://127.0.0.1:{udp}\", \"tcp://127.0.0.1:{tcp}\"]");
+    let config = CONFIG.replace(
+        "uri = \"sip:127.0.0.1:{operator}\"",
+        &format!("uri = \"sip:127.0.0.1:{};transport=tcp\"", op.port),
+    );
+    assert_ne!(config, CONFIG, "the trunk uri was replaced");
+    let v = Vaxel::start_on(dir.path(), udp, http, &listen, &config);
+    let operator = sipp(dir.path(), "operator_answer", op, None, &["-t", "t1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let (a_at, a) = anna_calls(dir.path(), &v, "phone_call", "0701234567");
+    passed(dir.path(), "phone_call", a_at, a, &v);
+    passed(dir.path(), "operator_answer", op, operator, &v);
+    let msgs = std::fs::read_to_string(dir.path().join(format!(
+        "operator_answer-{}-{}-messages.log",
+        op.ip, op.port
+    )))
+    .unwrap_or_default();
+    assert!(msgs.contains("Via: SIP/2.0/TCP"), "{msgs}");
+    assert!(
+        msgs.contains("BYE sip:"),
+        "the BYE came over TCP too:\n{msgs}"
+    );
+    let log = v.stop();
+    assert!(log.contains("tcp connection opened"), "{log}");
 }
 
 #[test]

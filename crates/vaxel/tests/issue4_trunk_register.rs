@@ -21,8 +21,18 @@ fn read(path: &Path) -> String {
 
 #[test]
 fn a_registering_trunk_answers_the_challenge_and_refreshes() {
+    registers("udp");
+}
+
+/// The same over a TCP connection vaxel opens (`transport=tcp` in the trunk's uri).
+#[test]
+fn a_tcp_trunk_registers_and_refreshes_over_its_connection() {
+    registers("tcp");
+}
+
+fn registers(transport: &str) {
     let operator = free_sip_port();
-    let work = common::TestDir::new("trunk-register-sipp");
+    let work = common::TestDir::new(&format!("trunk-register-sipp-{transport}"));
     let err_log = work.path().join("sipp-errors.log");
     let msg_log = work.path().join("sipp-messages.log");
     // The registrar first, so the first REGISTER finds it (a lost one is retransmitted anyway).
@@ -31,7 +41,8 @@ fn a_registering_trunk_answers_the_challenge_and_refreshes() {
         .arg("-sf")
         .arg(scenario())
         .args(["-m", "1", "-i", "127.0.0.1", "-p", &operator.to_string()])
-        .args(["-mp", &free_udp_pair().to_string(), "-t", "u1"])
+        .args(["-mp", &free_udp_pair().to_string()])
+        .args(["-t", if transport == "tcp" { "t1" } else { "u1" }])
         .args(["-timeout", "40s", "-timeout_error"])
         .arg("-trace_err")
         .arg("-error_file")
@@ -54,12 +65,17 @@ fn a_registering_trunk_answers_the_challenge_and_refreshes() {
 [[trunk]]
 id = "operator"
 allow = ["127.0.0.1/32"]
-uri = "sip:127.0.0.1:{operator}"
+uri = "sip:127.0.0.1:{operator}{param}"
 username = "vaxel-trunk"
 password = "trunk-secret"
 register = true
 "#,
-            server = l.server_section()
+            server = l.server_section(),
+            param = if transport == "tcp" {
+                ";transport=tcp"
+            } else {
+                ""
+            },
         )
     });
 
@@ -82,4 +98,8 @@ register = true
         .count();
     assert_eq!(registered, 1, "logged once, not per refresh:\n{log}");
     assert!(!log.contains("trunk registration failed"), "{log}");
+    if transport == "tcp" {
+        let msgs = read(&msg_log);
+        assert!(msgs.contains("Via: SIP/2.0/TCP"), "{msgs}");
+    }
 }

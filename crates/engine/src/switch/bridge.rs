@@ -104,9 +104,22 @@ impl Switch {
             return Vec::new();
         };
         uri.user = Some(digits.to_string());
+        let tcp = uri
+            .param("transport")
+            .flatten()
+            .is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
+        let peer = if tcp {
+            if !self.transports.has_tcp() {
+                warn!(trunk = %plan.trunks[index].id, "the trunk wants transport=tcp, but vaxel has no tcp:// listen address for Via and Contact");
+                return Vec::new();
+            }
+            self.transports.tcp_peer(addr)
+        } else {
+            Peer::udp(addr)
+        };
         vec![Dest {
             uri,
-            peer: Peer::udp(addr),
+            peer,
             trunk: Some(index),
         }]
     }

@@ -13,9 +13,9 @@ use super::*;
 const OURS: &str = "192.0.2.1:5060";
 const REGISTRAR: &str = "127.0.0.1:5080";
 
-fn local(_: &Peer) -> Option<Local> {
+fn local(p: &Peer) -> Option<Local> {
     Some(Local {
-        transport: Transport::Udp,
+        transport: p.transport,
         addr: OURS.parse().ok()?,
     })
 }
@@ -95,6 +95,8 @@ struct World {
     operator: Operator,
     /// Every request that went out, with where it went.
     wire: Vec<(SocketAddr, Request)>,
+    /// The transport of each request in `wire`.
+    transports: Vec<Transport>,
 }
 
 impl World {
@@ -108,6 +110,7 @@ impl World {
             regs,
             operator: Operator::new(),
             wire: Vec::new(),
+            transports: Vec::new(),
         }
     }
 
@@ -121,6 +124,7 @@ impl World {
                         continue; // ACKs and the like are not for the operator
                     };
                     self.wire.push((peer.addr, req.clone()));
+                    self.transports.push(peer.transport);
                     if let Some(resp) = self.operator.answer(&req) {
                         self.core
                             .handle_message(self.now, Message::Response(resp), peer);
@@ -266,10 +270,29 @@ fn wrong_credentials_fail_once_per_attempt() {
     assert_eq!(w.wire.len(), 4, "one more attempt: challenge, answer");
 }
 
+/// `transport=tcp`: the REGISTERs go to a TCP peer, with a TCP Via and a Contact that asks
+/// for TCP; the registration completes as over UDP.
+#[test]
+fn a_tcp_trunk_registers_over_tcp() {
+    let mut w = World::new(&[trunk("op", "sip:127.0.0.1:5080;transport=tcp", true)]);
+    w.step();
+    assert_eq!(w.wire.len(), 2, "REGISTER, then with credentials");
+    assert_eq!(w.transports, [Transport::Tcp, Transport::Tcp]);
+    let first = &w.wire[0].1;
+    assert!(
+        first
+            .top_via()
+            .is_ok_and(|v| v.transport.eq_ignore_ascii_case("TCP")),
+        "{first:?}"
+    );
+    let contact = first.headers.get("Contact").unwrap_or_default();
+    assert!(contact.contains(";transport=tcp"), "{contact}");
+    assert_eq!(state(&w), "registered");
+}
+
 #[test]
 fn trunks_the_engine_cannot_serve_are_disabled_not_retried() {
     let w = World::new(&[
-        trunk("tcp", "sip:operator.example;transport=tcp", true),
         trunk("tls", "sips:operator.example", true),
         trunk("ws", "sip:operator.example;transport=ws", true),
         trunk("off", "sip:127.0.0.1", false),
@@ -279,16 +302,9 @@ fn trunks_the_engine_cannot_serve_are_disabled_not_retried() {
         },
     ]);
     let status = w.status();
-    assert_eq!(status.len(), 3);
-    assert_eq!(
-        status[0],
-        (
-            "tcp".into(),
-            "disabled: transport=tcp: outbound TCP connections are not supported yet".into()
-        )
-    );
-    assert_eq!(status[1].1, "disabled: sips: (TLS) is not supported yet");
-    assert_eq!(status[2].1, "disabled: transport=ws is not supported");
+    assert_eq!(status.len(), 2);
+    assert_eq!(status[0].1, "disabled: sips: (TLS) is not supported yet");
+    assert_eq!(status[1].1, "disabled: transport=ws is not supported");
     assert_eq!(w.regs.poll_timeout(), None);
 }
 

@@ -27,10 +27,20 @@ impl Vaxel {
     }
 
     /// [`Vaxel::start`] on given ports: a restart on the same ports and `dir` finds the same
-    /// database (each start logs to a file of its own).
+    /// database (each start logs to a file of its own). A `sip = [...]` line in
+    /// `server_extra` replaces the default UDP-only listen list (it must keep UDP on `sip`,
+    /// where readiness is checked).
     pub fn start_on(dir: &Path, sip: u16, http: u16, server_extra: &str, rest: &str) -> Vaxel {
+        let listen = if server_extra
+            .lines()
+            .any(|l| l.trim_start().starts_with("sip ="))
+        {
+            String::new()
+        } else {
+            format!("sip = [\"udp://127.0.0.1:{sip}\"]\n")
+        };
         let config = format!(
-            "[server]\nname = \"vaxel-test\"\nsip = [\"udp://127.0.0.1:{sip}\"]\nhttp = \"127.0.0.1:{http}\"\nrtp_ports = \"{lo}-{hi}\"\ndata_dir = {data:?}\nsounds_dir = {sounds:?}\n{server_extra}\n{rest}",
+            "[server]\nname = \"vaxel-test\"\n{listen}http = \"127.0.0.1:{http}\"\nrtp_ports = \"{lo}-{hi}\"\ndata_dir = {data:?}\nsounds_dir = {sounds:?}\n{server_extra}\n{rest}",
             lo = 30000 + (sip % 200) * 100,
             hi = 30000 + (sip % 200) * 100 + 99,
             data = dir.join("data").display().to_string(),
