@@ -12,7 +12,7 @@
 //! would over UDP.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,10 @@ const TCP_PARTIAL: Duration = Duration::from_secs(32);
 const TCP_CONNECT: Duration = Duration::from_secs(10);
 /// Messages queued per TCP connection.
 const TCP_QUEUE: usize = 256;
+/// Connections we may be opening at once. A response whose connection closed also opens one
+/// (RFC 3261 §18.2.2), so a client that connects, sends and hangs up in a loop could make us
+/// dial it back; this bounds what that costs.
+const TCP_OPENING: usize = 64;
 
 /// A parsed message on its way to the switch.
 #[derive(Debug)]
@@ -130,6 +134,8 @@ pub struct Transports {
     inbound: OnceLock<mpsc::Sender<Inbound>>,
     /// Ourselves, for the tasks of connections opened from `send`.
     me: Weak<Transports>,
+    /// Connections being opened now (see [`TCP_OPENING`]).
+    opening: AtomicUsize,
 }
 
 impl Transports {
@@ -176,6 +182,7 @@ impl Transports {
             metrics,
             inbound: OnceLock::new(),
             me: me.clone(),
+            opening: AtomicUsize::new(0),
         });
         Ok((t, listeners))
     }
@@ -259,13 +266,20 @@ impl Transports {
         let (Some(me), Some(tx)) = (self.me.upgrade(), self.inbound.get().cloned()) else {
             return;
         };
+        if self.opening.fetch_add(1, Ordering::Relaxed) >= TCP_OPENING {
+            self.opening.fetch_sub(1, Ordering::Relaxed);
+            debug!(peer = %addr, "too many tcp connections being opened; message dropped");
+            return;
+        }
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (wtx, wrx) = mpsc::channel::<Arc<[u8]>>(TCP_QUEUE);
         let _ = wtx.try_send(first);
         self.conns.insert(id, wtx);
         self.by_addr.insert(addr, id);
         tokio::spawn(async move {
-            match tokio::time::timeout(TCP_CONNECT, TcpStream::connect(addr)).await {
+            let connected = tokio::time::timeout(TCP_CONNECT, TcpStream::connect(addr)).await;
+            me.opening.fetch_sub(1, Ordering::Relaxed);
+            match connected {
                 Ok(Ok(stream)) => {
                     let _ = stream.set_nodelay(true);
                     debug!(peer = %addr, conn = id, "tcp connection opened");
