@@ -253,7 +253,9 @@ impl Transports {
                             debug!(conn, "tcp connection gone or stalled; message dropped");
                         }
                     }
-                    None => self.open(peer.addr, bytes),
+                    // A peer we never had a connection to (a trunk) is worth a warning if it
+                    // cannot be reached; one whose connection closed (a scanner, say) is not.
+                    None => self.open(peer.addr, bytes, peer.conn.is_none()),
                 }
             }
         }
@@ -262,7 +264,7 @@ impl Transports {
     /// Opens a TCP connection to `addr` with `first` queued on it. Registered at once, so
     /// what is sent meanwhile queues behind it; forgotten (and its queue dropped) if the
     /// connection cannot be made.
-    fn open(&self, addr: SocketAddr, first: Arc<[u8]>) {
+    fn open(&self, addr: SocketAddr, first: Arc<[u8]>, loud: bool) {
         let (Some(me), Some(tx)) = (self.me.upgrade(), self.inbound.get().cloned()) else {
             return;
         };
@@ -285,12 +287,16 @@ impl Transports {
                     debug!(peer = %addr, conn = id, "tcp connection opened");
                     me.serve(stream, addr, id, wrx, tx).await;
                 }
-                Ok(Err(e)) => {
+                Ok(Err(e)) if loud => {
                     warn!(peer = %addr, error = %e, "cannot open a SIP TCP connection");
                     me.forget(addr, id);
                 }
-                Err(_) => {
+                Err(_) if loud => {
                     warn!(peer = %addr, "SIP TCP connection not accepted in time");
+                    me.forget(addr, id);
+                }
+                _ => {
+                    debug!(peer = %addr, "could not reopen a closed SIP TCP connection");
                     me.forget(addr, id);
                 }
             }
