@@ -138,7 +138,7 @@ impl Switch {
         let socket_kept = socket.clone();
         rtp_in::park(&socket);
         // A late offer (no SDP in the INVITE): we offer every law we speak, in the 200; the
-        // caller answers in its ACK (`on_caller_ack`), and prompts run silent until then.
+        // caller answers in its ACK (`on_caller_ack`), and the stream waits until then.
         let sdp = match &neg {
             Some(neg) => vaxel_sdp::answer(neg, self.media_ip, port, id, 1),
             None => vaxel_sdp::offer(CODECS, Some(101), self.media_ip, port, id, 1),
