@@ -41,6 +41,33 @@ impl PortPool {
     }
 }
 
+/// Dissolves a UDP socket's connection (connect to AF_UNSPEC). The bound address stays when
+/// the port was bound explicitly (the port pool's are); an ephemeral port is given up.
+#[cfg(unix)]
+pub(crate) fn disconnect(socket: &UdpSocket) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a zeroed sockaddr with family AF_UNSPEC, of its own size, on an open fd.
+    let rc = unsafe {
+        let mut sa: libc::sockaddr = std::mem::zeroed();
+        sa.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+        libc::connect(
+            socket.as_raw_fd(),
+            &sa,
+            std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+pub(crate) fn disconnect(_socket: &UdpSocket) -> std::io::Result<()> {
+    Err(std::io::Error::other("no disconnect here"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

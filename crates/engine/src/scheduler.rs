@@ -130,39 +130,12 @@ impl Stream {
             };
             sock.connect(&socket2::SockAddr::from(remote.addr))
         } else {
-            disconnect(&self.socket)
+            crate::ports::disconnect(&self.socket)
         };
         if done.is_ok() {
             self.connected = on;
         }
     }
-}
-
-/// Dissolves a UDP socket's connection (connect to AF_UNSPEC). The bound address stays when
-/// the port was bound explicitly (the port pool's are); an ephemeral port is given up.
-#[cfg(unix)]
-fn disconnect(socket: &UdpSocket) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a zeroed sockaddr with family AF_UNSPEC, of its own size, on an open fd.
-    let rc = unsafe {
-        let mut sa: libc::sockaddr = std::mem::zeroed();
-        sa.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
-        libc::connect(
-            socket.as_raw_fd(),
-            &sa,
-            std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(unix))]
-fn disconnect(_socket: &UdpSocket) -> std::io::Result<()> {
-    Err(std::io::Error::other("no disconnect here"))
 }
 
 /// Handles to the scheduler threads; streams are spread over them by id.
@@ -548,7 +521,7 @@ fn tick(
                 Out::Ring(ring) => {
                     let rtp = &mut s.rtp;
                     let dest = (!s.connected).then_some(&remote.raw);
-                    let queued = ring.send(s.socket.as_raw_fd(), dest, |packet| {
+                    let queued = ring.send(s.socket.as_raw_fd(), dest, s.id, |packet| {
                         rtp.write_packet(frame, packet)
                     });
                     if let Err(e) = queued {
@@ -566,7 +539,13 @@ fn tick(
                     };
                     match result {
                         Ok(_) => sent += 1,
-                        Err(_) => errors += 1,
+                        Err(e) => {
+                            errors += 1;
+                            if matches!(e.raw_os_error(), Some(libc::EDESTADDRREQ | libc::ENOTCONN))
+                            {
+                                s.connected = false;
+                            }
+                        }
                     }
                 }
             },
@@ -586,6 +565,13 @@ fn tick(
         let (ok, failed) = ring.take_counts();
         sent += ok;
         errors += failed;
+        // A socket disconnected under a connected stream (a hand-over that raced): that
+        // stream goes back to sending with its address; one packet was lost.
+        for id in ring.take_unconnected() {
+            if let Some(s) = streams.get_mut(id) {
+                s.connected = false;
+            }
+        }
         if let Err(e) = flushed {
             out.abandon_ring(e);
         }

@@ -25,6 +25,8 @@ const BATCH: u32 = 128;
 struct Slot {
     packet: Vec<u8>,
     dest: Option<SockAddr>,
+    /// The caller's tag for the packet (the scheduler's stream id).
+    tag: u64,
 }
 
 /// A thread's ring and its pool of packet buffers.
@@ -39,6 +41,9 @@ pub struct SendRing {
     /// Completions seen since the last [`SendRing::take_counts`].
     sent: u64,
     errors: u64,
+    /// Tags of packets sent without an address that failed because their socket was not
+    /// connected (any more): see [`SendRing::take_unconnected`].
+    unconnected: Vec<u64>,
 }
 
 impl SendRing {
@@ -59,6 +64,7 @@ impl SendRing {
             packet_capacity,
             sent: 0,
             errors: 0,
+            unconnected: Vec::new(),
         };
         r.self_test()?;
         Ok(r)
@@ -70,7 +76,7 @@ impl SendRing {
         let probe = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
         probe.set_nonblocking(true)?;
         let dest = SockAddr::from(probe.local_addr()?);
-        self.send(probe.as_raw_fd(), Some(&dest), |p| p.push(0))?;
+        self.send(probe.as_raw_fd(), Some(&dest), 0, |p| p.push(0))?;
         self.ring.submit_and_wait(1)?;
         self.reap();
         let (sent, errors) = self.take_counts();
@@ -81,13 +87,14 @@ impl SendRing {
         }
     }
 
-    /// Queues one datagram from `fd` to `dest` (`None`: the socket's connected peer); `fill`
-    /// writes the packet into an empty buffer. When the submission queue is full, what it
-    /// holds is submitted first.
+    /// Queues one datagram from `fd` to `dest` (`None`: the socket's connected peer), tagged
+    /// `tag`; `fill` writes the packet into an empty buffer. When the submission queue is
+    /// full, what it holds is submitted first.
     pub fn send(
         &mut self,
         fd: RawFd,
         dest: Option<&SockAddr>,
+        tag: u64,
         fill: impl FnOnce(&mut Vec<u8>),
     ) -> io::Result<()> {
         if self.ring.submission().is_full() {
@@ -99,6 +106,7 @@ impl SendRing {
                 self.slots.push(Box::new(Slot {
                     packet: Vec::with_capacity(self.packet_capacity),
                     dest: None,
+                    tag: 0,
                 }));
                 (self.slots.len() - 1) as u32
             }
@@ -107,6 +115,7 @@ impl SendRing {
         slot.packet.clear();
         fill(&mut slot.packet);
         slot.dest = dest.cloned();
+        slot.tag = tag;
         let send = opcode::Send::new(
             types::Fd(fd),
             slot.packet.as_ptr(),
@@ -144,13 +153,26 @@ impl SendRing {
     /// Counts and frees the completed sends.
     fn reap(&mut self) {
         for cqe in self.ring.completion() {
+            let index = cqe.user_data() as u32;
             if cqe.result() >= 0 {
                 self.sent += 1;
             } else {
                 self.errors += 1;
+                if matches!(-cqe.result(), libc::EDESTADDRREQ | libc::ENOTCONN)
+                    && let Some(slot) = self.slots.get(index as usize)
+                {
+                    self.unconnected.push(slot.tag);
+                }
             }
-            self.free.push(cqe.user_data() as u32);
+            self.free.push(index);
         }
+    }
+
+    /// Tags of the packets that failed for want of a connection since the last call: someone
+    /// else disconnected the socket (a hand-over raced), so those streams should send with
+    /// their address again.
+    pub fn take_unconnected(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.unconnected)
     }
 
     /// Packets sent and failed since the last call.
@@ -196,13 +218,13 @@ mod tests {
         // More than one submission queue's worth: the queue is submitted as it fills.
         let count = 2 * BATCH as usize + 44;
         for i in 0..count {
-            ring.send(tx.as_raw_fd(), Some(&dests[i % 3]), |p| {
+            ring.send(tx.as_raw_fd(), Some(&dests[i % 3]), 0, |p| {
                 p.extend_from_slice(&[i as u8; 172])
             })
             .unwrap();
         }
         // A bad descriptor fails in its completion, not in the batch.
-        ring.send(-1, Some(&dests[0]), |p| p.push(1)).unwrap();
+        ring.send(-1, Some(&dests[0]), 0, |p| p.push(1)).unwrap();
         ring.flush().unwrap();
         assert_eq!(ring.take_counts(), (count as u64, 1));
         let mut buf = [0u8; 256];
@@ -242,8 +264,8 @@ mod connected_tests {
         let tx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         tx.connect(rx.local_addr().unwrap()).unwrap();
         let to_other = SockAddr::from(other.local_addr().unwrap());
-        ring.send(tx.as_raw_fd(), None, |p| p.push(7)).unwrap();
-        ring.send(tx.as_raw_fd(), Some(&to_other), |p| p.push(8))
+        ring.send(tx.as_raw_fd(), None, 1, |p| p.push(7)).unwrap();
+        ring.send(tx.as_raw_fd(), Some(&to_other), 2, |p| p.push(8))
             .unwrap();
         ring.flush().unwrap();
         assert_eq!(ring.take_counts(), (2, 0));
@@ -254,8 +276,13 @@ mod connected_tests {
         assert_eq!(&buf[..n], &[8]);
         // Not connected and no address: the send fails in its completion.
         let lone = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        ring.send(lone.as_raw_fd(), None, |p| p.push(9)).unwrap();
+        ring.send(lone.as_raw_fd(), None, 3, |p| p.push(9)).unwrap();
         ring.flush().unwrap();
         assert_eq!(ring.take_counts(), (0, 1));
+        assert_eq!(
+            ring.take_unconnected(),
+            [3],
+            "the tag of the unconnected send"
+        );
     }
 }

@@ -143,3 +143,57 @@ fn a_phase_that_was_idle_starts_in_the_future() {
     );
     assert_eq!(phases.list[p].pacer.frames_due(later), 0);
 }
+
+/// Someone else disconnects the socket of a connected stream (a hand-over to the relay that
+/// raced): the send without an address fails once, and the stream goes back to sending with
+/// its address instead of failing for the rest of the prompt.
+#[test]
+fn a_stream_whose_socket_is_disconnected_under_it_recovers() {
+    let (events, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let metrics = Arc::new(Metrics::default());
+    let sched = Scheduler::start(1, events, metrics.clone()).expect("scheduler");
+    let caller = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("caller");
+    caller
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port();
+    let ours = Arc::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).expect("ours"));
+    ours.set_nonblocking(true).expect("nonblocking");
+    sched.send(Command::Start {
+        id: 5,
+        socket: ours.clone(),
+        remote: Some(caller.local_addr().expect("addr")),
+        codec: Codec::Pcmu,
+        rtp: RtpSender::new(7, 100, 0, 0),
+    });
+    sched.send(Command::Play {
+        id: 5,
+        prompt: Prompt::from_samples_8k(vec![1000; 8000]),
+        times: u32::MAX,
+    });
+    sched.send(Command::Connect { id: 5, on: true });
+    let mut buf = [0u8; 256];
+    let seq = |caller: &UdpSocket, buf: &mut [u8; 256]| {
+        caller.recv(buf).expect("a packet within 2 s");
+        u16::from_be_bytes([buf[2], buf[3]])
+    };
+    for _ in 0..5 {
+        seq(&caller, &mut buf);
+    }
+    assert!(ours.peer_addr().is_ok(), "connected");
+    crate::ports::disconnect(&ours).expect("disconnect");
+    let before = seq(&caller, &mut buf);
+    // Ten more in a row after at most one lost.
+    let mut last = seq(&caller, &mut buf);
+    assert!(last.wrapping_sub(before) <= 2, "{before} -> {last}");
+    for _ in 0..10 {
+        let next = seq(&caller, &mut buf);
+        assert_eq!(next, last.wrapping_add(1));
+        last = next;
+    }
+    assert!(metrics.rtp_send_errors.load(Ordering::Relaxed) <= 1);
+    sched.send(Command::Shutdown);
+}
