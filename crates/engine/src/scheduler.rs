@@ -398,6 +398,10 @@ fn apply(cmd: Command, phases: &mut Phases) -> bool {
         } => {
             if let Some(old) = phases.get_mut(id) {
                 old.connect(false);
+            } else if socket.peer_addr().is_ok() {
+                // Back from the relay, which may have connected it to the caller: start from
+                // a known state (a relay still sending on it heals, see relay/worker.rs).
+                let _ = crate::ports::disconnect(&socket);
             }
             phases.insert(
                 Stream {

@@ -46,6 +46,8 @@ both_paths!(
     a_new_bridge_keeps_the_leg_that_keeps_its_socket,
     a_backlog_larger_than_the_receive_buffers_is_relayed_whole,
     a_leg_that_stops_sending_is_reported_once_and_a_held_leg_never,
+    a_leg_heard_from_its_sdp_address_gets_a_connected_socket,
+    a_socket_disconnected_under_the_relay_keeps_relaying,
 );
 
 /// Two relay threads waiting the `io` way. Where io_uring cannot be set up, `Auto` falls
@@ -65,9 +67,13 @@ fn phone() -> UdpSocket {
     s
 }
 
-/// One of our relay ports, as the port pool hands them out.
+/// One of our relay ports, as the port pool hands them out: bound to an explicit port (a
+/// socket bound to port 0 would give its port up when the relay disconnects it).
 fn port() -> Arc<UdpSocket> {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind relay port");
+    let free = UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port");
+    let s = UdpSocket::bind(free).expect("bind relay port");
     s.set_nonblocking(true).expect("nonblocking");
     Arc::new(s)
 }
@@ -748,4 +754,99 @@ fn a_leg_that_stops_sending_is_reported_once_and_a_held_leg_never(io: RelayIo) {
     call.relay.watch_silence(None, Arc::new(|_| {}));
     std::thread::sleep(Duration::from_millis(2500));
     assert!(rx.try_recv().is_err());
+}
+
+/// Waits until `port` is connected (`Some(peer)`) or not (`None`).
+fn wait_peer(port: &UdpSocket, want: Option<SocketAddr>) {
+    let deadline = Instant::now() + WAIT;
+    while port.peer_addr().ok() != want {
+        assert!(
+            Instant::now() < deadline,
+            "peer of {:?} never became {want:?}",
+            port.local_addr()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Dissolves `socket`'s connection behind the relay's back (as a late hand-over could).
+fn disconnect(socket: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a zeroed sockaddr with family AF_UNSPEC on an open fd.
+    let rc = unsafe {
+        let mut sa: libc::sockaddr = std::mem::zeroed();
+        sa.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+        libc::connect(
+            socket.as_raw_fd(),
+            &sa,
+            std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "disconnect");
+}
+
+/// A leg that sends from the address its SDP names gets its relay socket connected there
+/// (sends without a route look-up; the kernel keeps strangers out, as the latching rule
+/// would); a re-INVITE to a new address undoes it, so latching can hear every source again.
+fn a_leg_heard_from_its_sdp_address_gets_a_connected_socket(io: RelayIo) {
+    let call = Call::new(io, (Codec::Pcmu, None), (Codec::Pcmu, None));
+    assert!(call.port_a.peer_addr().is_err(), "not before A is heard");
+    call.a_sends(&rtp(0, false, 1, 0, 1, &[1; 160]));
+    assert_eq!(recv(&call.phone_b).payload, [1; 160]);
+    wait_peer(&call.port_a, Some(addr(&call.phone_a)));
+    // Media for A still arrives, now from the connected socket.
+    call.b_sends(&rtp(0, false, 1, 0, 2, &[2; 160]));
+    let g = recv(&call.phone_a);
+    assert_eq!((g.payload, g.from), (vec![2; 160], addr(&call.port_a)));
+    // A stranger is not relayed.
+    let stranger = phone();
+    stranger
+        .send_to(&rtp(0, false, 9, 0, 666, &[0x66; 160]), addr(&call.port_a))
+        .expect("send");
+    call.a_sends(&rtp(0, false, 2, 160, 1, &[3; 160]));
+    assert_eq!(recv(&call.phone_b).payload, [3; 160]);
+    assert_empty(&call.phone_b);
+    // A re-INVITE moves A: the socket is disconnected, and A's new address is heard.
+    let moved = phone();
+    call.relay.update(
+        1,
+        Which::A,
+        side(&call.port_a, addr(&moved), Codec::Pcmu, None),
+    );
+    wait_peer(&call.port_a, None);
+    moved
+        .send_to(&rtp(0, false, 3, 320, 1, &[4; 160]), addr(&call.port_a))
+        .expect("send");
+    assert_eq!(recv(&call.phone_b).payload, [4; 160]);
+    wait_peer(&call.port_a, Some(addr(&moved)));
+}
+
+/// The caller's port can be disconnected behind the relay's back (the RTP scheduler letting
+/// go of it late): at most one packet to that leg is lost, the next go out with the address,
+/// and the leg's next packet connects the socket again.
+fn a_socket_disconnected_under_the_relay_keeps_relaying(io: RelayIo) {
+    let call = Call::new(io, (Codec::Pcmu, None), (Codec::Pcmu, None));
+    call.a_sends(&rtp(0, false, 1, 0, 1, &[1; 160]));
+    assert_eq!(recv(&call.phone_b).payload, [1; 160]);
+    wait_peer(&call.port_a, Some(addr(&call.phone_a)));
+    disconnect(&call.port_a);
+    for i in 0..3u16 {
+        call.b_sends(&rtp(0, false, 10 + i, 0, 2, &[i as u8; 160]));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The first may be lost; the later ones arrive.
+    let mut got = Vec::new();
+    call.phone_a
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut buf = [0u8; 2048];
+    while let Ok(n) = call.phone_a.recv(&mut buf) {
+        got.push(parse_rtp(&buf[..n]).expect("rtp").payload[0]);
+    }
+    assert!(got.ends_with(&[1, 2]), "B's media reaches A again: {got:?}");
+    assert!(call.metrics.rtp_send_errors.load(Ordering::Relaxed) <= 1);
+    // A's next packet connects the socket again.
+    call.a_sends(&rtp(0, false, 2, 160, 1, &[2; 160]));
+    assert_eq!(recv(&call.phone_b).payload, [2; 160]);
+    wait_peer(&call.port_a, Some(addr(&call.phone_a)));
 }

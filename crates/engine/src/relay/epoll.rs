@@ -107,7 +107,11 @@ fn readable(worker: &mut Worker, batch: &mut Batch, slot: usize, rx: usize, now:
                 batch.queue(i, range);
             }
         }
-        counts.send_errors += batch.flush(to.fd(), to.dest());
+        let (failed, unconnected) = batch.flush(to.fd(), to.dest());
+        counts.send_errors += failed;
+        if unconnected {
+            to.lost_connection();
+        }
         if n < BATCH {
             break;
         }

@@ -155,6 +155,12 @@ impl Latch {
         before != from
     }
 
+    /// Latched to the SDP address itself: then the kernel's filter of a connected socket is
+    /// exactly this rule (only that address is heard), so the socket may be connected.
+    pub fn on_sdp(&self) -> bool {
+        self.source == Some(self.sdp)
+    }
+
     /// Where media for this leg goes.
     pub fn dest(&self) -> SocketAddr {
         self.source.unwrap_or(self.sdp)

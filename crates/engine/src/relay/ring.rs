@@ -97,6 +97,8 @@ pub struct Ring {
     free_arms: Vec<u32>,
     /// The destination of the send using buffer `bid`, kept until its completion.
     dests: Vec<SockAddr>,
+    /// The bridge slot and side whose socket the send using buffer `bid` left from.
+    senders: Vec<(u32, u8)>,
     sends_in_flight: u32,
     wake_live: bool,
     min_wait: bool,
@@ -140,6 +142,7 @@ impl Ring {
             arms: Vec::new(),
             free_arms: Vec::new(),
             dests: vec![unspecified; usize::from(BUFS)],
+            senders: vec![(u32::MAX, 0); usize::from(BUFS)],
             sends_in_flight: 0,
             wake_live: false,
             cqes: Vec::with_capacity(CQ as usize),
@@ -196,9 +199,17 @@ impl Ring {
         Ok(())
     }
 
-    /// Queues `range` of buffer `bid` to leave from `fd` for `dest`; the buffer stays ours
-    /// until the send's completion. False if it could not be queued (buffer given back).
-    fn send(&mut self, fd: RawFd, dest: &SockAddr, bid: u16, range: Range<usize>) -> bool {
+    /// Queues `range` of buffer `bid` to leave from `fd` for `dest` (`None`: the socket's
+    /// connected peer), on behalf of side `sender` (slot, side); the buffer stays ours until
+    /// the send's completion. False if it could not be queued (buffer given back).
+    fn send(
+        &mut self,
+        fd: RawFd,
+        dest: Option<&SockAddr>,
+        sender: (u32, u8),
+        bid: u16,
+        range: Range<usize>,
+    ) -> bool {
         let buf = self.bufs.buf(bid);
         let Some(packet) = buf.get(range) else {
             self.bufs.give(bid);
@@ -209,10 +220,17 @@ impl Ring {
             self.bufs.give(bid);
             return false;
         };
-        slot.clone_from(dest);
-        let entry = opcode::Send::new(types::Fd(fd), ptr, len)
-            .dest_addr(slot.as_ptr().cast())
-            .dest_addr_len(slot.len())
+        let mut send = opcode::Send::new(types::Fd(fd), ptr, len);
+        if let Some(dest) = dest {
+            slot.clone_from(dest);
+            send = send
+                .dest_addr(slot.as_ptr().cast())
+                .dest_addr_len(slot.len());
+        }
+        if let Some(s) = self.senders.get_mut(usize::from(bid)) {
+            *s = sender;
+        }
+        let entry = send
             // A full socket buffer fails the send (as sendmmsg would) instead of waiting.
             .flags(libc::MSG_DONTWAIT)
             .build()
@@ -296,10 +314,18 @@ impl Ring {
                     RECV => self.received(&mut worker, ud, res, flags, now),
                     SEND => {
                         self.sends_in_flight = self.sends_in_flight.saturating_sub(1);
+                        let bid = ud as u16;
                         if res < 0 {
                             worker.counts.send_errors += 1;
+                            if matches!(-res, libc::EDESTADDRREQ | libc::ENOTCONN)
+                                && let Some(&(slot, side)) = self.senders.get(usize::from(bid))
+                                && let Some((sender, _, _)) =
+                                    worker.legs(slot as usize, usize::from(side))
+                            {
+                                sender.lost_connection();
+                            }
                         }
-                        self.bufs.give(ud as u16);
+                        self.bufs.give(bid);
                     }
                     _ => {}
                 }
@@ -390,7 +416,8 @@ impl Ring {
         match relay_one(from, to, src, datagram, now, counts) {
             Some(range) => {
                 let at = payload.start + range.start..payload.start + range.end;
-                if !self.send(to.fd(), to.dest(), bid, at) {
+                let sender = (slot as u32, (1 - side) as u8);
+                if !self.send(to.fd(), to.dest(), sender, bid, at) {
                     counts.send_errors += 1;
                 }
             }
@@ -489,7 +516,7 @@ impl Ring {
             return Err(fail("wrong source or length"));
         }
         let dest = SockAddr::from(peer.local_addr()?);
-        if !self.send(probe.as_raw_fd(), &dest, bid, payload) {
+        if !self.send(probe.as_raw_fd(), Some(&dest), (u32::MAX, 0), bid, payload) {
             return Err(fail("cannot queue a send"));
         }
         self.unwatch(index, &probe);

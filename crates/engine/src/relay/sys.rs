@@ -211,9 +211,11 @@ impl Batch {
         }
     }
 
-    /// Sends the queued packets out of `fd` to `dest`. Returns how many could not be sent
-    /// (a full socket buffer or an unreachable destination drops them; RTP does not retry).
-    pub fn flush(&mut self, fd: RawFd, dest: &SockAddr) -> u64 {
+    /// Sends the queued packets out of `fd` to `dest` (`None`: the socket's connected peer).
+    /// Returns how many could not be sent (a full socket buffer or an unreachable
+    /// destination drops them; RTP does not retry) and whether one failed for want of a
+    /// connection (the socket was disconnected under us).
+    pub fn flush(&mut self, fd: RawFd, dest: Option<&SockAddr>) -> (u64, bool) {
         let count = self.queued.len();
         for (j, (i, range)) in self.queued.iter().enumerate() {
             self.tx_iov[j] = libc::iovec {
@@ -221,12 +223,21 @@ impl Batch {
                 iov_len: range.len(),
             };
             let h = &mut self.tx[j].msg_hdr;
-            h.msg_name = dest.as_ptr() as *mut libc::c_void;
-            h.msg_namelen = dest.len();
+            match dest {
+                Some(d) => {
+                    h.msg_name = d.as_ptr() as *mut libc::c_void;
+                    h.msg_namelen = d.len();
+                }
+                None => {
+                    h.msg_name = std::ptr::null_mut();
+                    h.msg_namelen = 0;
+                }
+            }
         }
         self.queued.clear();
         let mut done = 0;
         let mut failed = 0;
+        let mut unconnected = false;
         while done < count {
             // SAFETY: headers done..count point at iovecs into `bufs` (in range, checked by
             // `queue`) and at `dest`, which outlives the call; the kernel only reads them.
@@ -242,11 +253,15 @@ impl Batch {
                 done += n as usize;
             } else {
                 // The first remaining packet failed; the rest may still go.
+                unconnected |= matches!(
+                    io::Error::last_os_error().raw_os_error(),
+                    Some(libc::EDESTADDRREQ | libc::ENOTCONN)
+                );
                 done += 1;
                 failed += 1;
             }
         }
-        failed
+        (failed, unconnected)
     }
 }
 
@@ -309,7 +324,7 @@ mod tests {
         }
         assert!(batch.packet(3).is_none());
         let dest = SockAddr::from(sink.local_addr().expect("addr"));
-        assert_eq!(batch.flush(out.as_raw_fd(), &dest), 0);
+        assert_eq!(batch.flush(out.as_raw_fd(), Some(&dest)), (0, false));
         let mut got = [0u8; 64];
         for i in 0..3u8 {
             let (n, from) = sink.recv_from(&mut got).expect("relayed");

@@ -75,6 +75,9 @@ pub struct SideState {
     heard: Instant,
     /// Its silence was reported (until it sends again).
     silent: bool,
+    /// The socket is connected to the latched SDP address: packets leave without an address
+    /// (no route look-up per packet) and the kernel drops strangers' packets.
+    connected: bool,
 }
 
 impl SideState {
@@ -90,6 +93,7 @@ impl SideState {
             receive: side.receive,
             heard: Instant::now(),
             silent: false,
+            connected: false,
         }
     }
 
@@ -98,9 +102,25 @@ impl SideState {
         self.socket.as_raw_fd()
     }
 
-    /// Where packets for this leg's peer go.
-    pub fn dest(&self) -> &SockAddr {
-        &self.dest
+    /// Where packets for this leg's peer go: `None` when the socket is connected there.
+    pub fn dest(&self) -> Option<&SockAddr> {
+        (!self.connected).then_some(&self.dest)
+    }
+
+    /// A send without an address failed for want of a connection: someone else (the RTP
+    /// scheduler, finishing with the caller's port late) disconnected the socket. Send with
+    /// the address again; the next packet from the peer connects it again.
+    pub fn lost_connection(&mut self) {
+        self.connected = false;
+    }
+
+    /// Undoes our connection (a new SDP address: latching starts over and must hear every
+    /// source).
+    fn disconnect(&mut self) {
+        if self.connected {
+            let _ = crate::ports::disconnect(&self.socket);
+            self.connected = false;
+        }
     }
 
     /// Applies a re-INVITE's answer on this leg, keeping our outgoing stream. Returns the
@@ -108,6 +128,9 @@ impl SideState {
     fn renegotiate(&mut self, side: Side) -> Option<Arc<UdpSocket>> {
         if self.latch.renegotiate(side.remote) {
             self.dest = SockAddr::from(self.latch.dest());
+        }
+        if !self.latch.on_sdp() {
+            self.disconnect();
         }
         self.leg = leg(&side);
         if side.receive && !self.receive {
@@ -122,6 +145,7 @@ impl SideState {
             // A new socket is a new stream for the peer as far as latching goes.
             self.latch = Latch::new(side.remote);
             self.dest = SockAddr::from(self.latch.dest());
+            self.connected = false;
             Some(std::mem::replace(&mut self.socket, side.socket))
         }
     }
@@ -131,6 +155,14 @@ impl SideState {
         self.silent = false;
         if self.latch.learn(from) {
             self.dest = SockAddr::from(self.latch.dest());
+        }
+        if self.connected && !self.latch.on_sdp() {
+            // Heard from elsewhere while "connected": someone disconnected the socket.
+            self.connected = false;
+        } else if !self.connected && self.latch.on_sdp() {
+            self.connected = socket2::SockRef::from(&*self.socket)
+                .connect(&self.dest)
+                .is_ok();
         }
     }
 }
