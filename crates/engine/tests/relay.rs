@@ -48,6 +48,7 @@ both_paths!(
     a_leg_that_stops_sending_is_reported_once_and_a_held_leg_never,
     a_leg_heard_from_its_sdp_address_gets_a_connected_socket,
     a_socket_disconnected_under_the_relay_keeps_relaying,
+    a_phone_that_closes_its_port_a_while_is_heard_again,
 );
 
 /// Two relay threads waiting the `io` way. Where io_uring cannot be set up, `Auto` falls
@@ -849,4 +850,36 @@ fn a_socket_disconnected_under_the_relay_keeps_relaying(io: RelayIo) {
     call.a_sends(&rtp(0, false, 2, 160, 1, &[2; 160]));
     assert_eq!(recv(&call.phone_b).payload, [2; 160]);
     wait_peer(&call.port_a, Some(addr(&call.phone_a)));
+}
+
+/// A connected socket hears the ICMP errors of its peer: a phone that closes its RTP port for
+/// a while (a restart) makes every packet we send it come back as "port unreachable", which
+/// ends our receive on that socket each time. It is re-armed, not given up: the phone is
+/// heard again when it is back on the same address.
+fn a_phone_that_closes_its_port_a_while_is_heard_again(io: RelayIo) {
+    let Call {
+        relay: _relay,
+        metrics: _metrics,
+        phone_a,
+        phone_b,
+        port_a,
+        port_b,
+    } = Call::new(io, (Codec::Pcmu, None), (Codec::Pcmu, None));
+    let a_at = addr(&phone_a);
+    phone_a
+        .send_to(&rtp(0, false, 1, 0, 1, &[1; 160]), addr(&port_a))
+        .expect("send");
+    assert_eq!(recv(&phone_b).payload, [1; 160]);
+    wait_peer(&port_a, Some(a_at));
+    drop(phone_a);
+    for i in 0..8u16 {
+        phone_b
+            .send_to(&rtp(0, false, 10 + i, 0, 2, &[9; 160]), addr(&port_b))
+            .expect("send");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let back = UdpSocket::bind(a_at).expect("the phone is back on its address");
+    back.send_to(&rtp(0, false, 2, 160, 1, &[2; 160]), addr(&port_a))
+        .expect("send");
+    assert_eq!(recv(&phone_b).payload, [2; 160], "heard again");
 }

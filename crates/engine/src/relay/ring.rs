@@ -358,7 +358,18 @@ impl Ring {
             arm.live = false;
         }
         let target = arm.target;
-        if res < 0 && res != -libc::ENOBUFS {
+        // Out of buffers, or an ICMP error reported on a connected socket (the peer's port
+        // was closed a moment: a phone restarting, a call ending) end a receive without
+        // saying anything about the socket: re-armed, not counted.
+        let passing = matches!(
+            -res,
+            libc::ENOBUFS
+                | libc::ECONNREFUSED
+                | libc::EHOSTUNREACH
+                | libc::ENETUNREACH
+                | libc::EHOSTDOWN
+        );
+        if res < 0 && !passing {
             arm.errors = arm.errors.saturating_add(1);
         } else if res >= 0 {
             arm.errors = 0;
