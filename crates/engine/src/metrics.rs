@@ -35,7 +35,8 @@ pub struct Metrics {
     /// Of those, the ones transcoded between µ-law and A-law.
     pub rtp_transcoded: AtomicU64,
     /// Packets to a bridged call's port from a source other than the latched one (strict
-    /// RTP: a third party trying to inject or steal media).
+    /// RTP: a third party trying to inject or steal media). A port connected to its latched
+    /// SDP address has the kernel drop such packets, uncounted.
     pub rtp_dropped_strict: AtomicU64,
     /// Packets to a bridged call's port that were not relayed for another reason: not RTP,
     /// comfort noise, a payload type not negotiated, or an event the other leg cannot take.
