@@ -185,12 +185,22 @@ fn cancel_stops_early_media() {
     vaxel.stop();
 }
 
-/// A late offer (INVITE without SDP) to an answered message: vaxel offers both laws and
-/// telephone-event in its 200, the caller answers in the ACK, and the prompt plays from its
-/// first frame in the law the caller chose.
+/// Late offers (INVITEs without SDP), one switchboard for the three cases so that this file's
+/// tests do not start more of them at once than the pacing checks can bear on 2 cores.
 #[test]
-fn late_offer_is_answered_in_the_ack_and_the_prompt_plays_whole() {
+fn late_offers() {
     let vaxel = Vaxel::start("rtp-late-offer");
+    late_offer_is_answered_in_the_ack_and_the_prompt_plays_whole(&vaxel);
+    late_offer_without_an_answer_in_the_ack_is_hung_up(&vaxel);
+    late_offer_to_early_media_gets_183_without_sdp_then_480_on_time(&vaxel);
+    let log = vaxel.stop();
+    assert!(log.contains("not answered in the ACK"), "{log}");
+}
+
+/// A late offer to an answered message: vaxel offers both laws and telephone-event in its
+/// 200, the caller answers in the ACK, and the prompt plays from its first frame in the law
+/// the caller chose.
+fn late_offer_is_answered_in_the_ack_and_the_prompt_plays_whole(vaxel: &Vaxel) {
     let ua = vaxel.ua();
     let mut call = ua.invite_without_sdp(did::ANSWERED_TWICE).expect("INVITE");
     call.wait_status(200, Duration::from_secs(10))
@@ -208,13 +218,10 @@ fn late_offer_is_answered_in_the_ack_and_the_prompt_plays_whole() {
     call.wait_bye_and_ok(LONG)
         .expect("vaxel's BYE after the prompt");
     assert_prompt_stream(&call, Codec::Pcma, 2, "late offer, PCMA");
-    vaxel.stop();
 }
 
 /// An ACK that does not answer our offer ends the call with a BYE, without media.
-#[test]
-fn late_offer_without_an_answer_in_the_ack_is_hung_up() {
-    let vaxel = Vaxel::start("rtp-late-no-answer");
+fn late_offer_without_an_answer_in_the_ack_is_hung_up(vaxel: &Vaxel) {
     let ua = vaxel.ua();
     let mut call = ua.invite_without_sdp(did::ANSWERED_TWICE).expect("INVITE");
     call.wait_status(200, Duration::from_secs(10))
@@ -223,16 +230,12 @@ fn late_offer_without_an_answer_in_the_ack_is_hung_up() {
     call.wait_bye_and_ok(Duration::from_secs(5))
         .expect("BYE at once");
     assert_eq!(call.rtp().packets().len(), 0, "no RTP without an answer");
-    let log = vaxel.stop();
-    assert!(log.contains("not answered in the ACK"), "{log}");
 }
 
 /// Early media with a late offer: the 183 carries no SDP (an offer may not go in an
 /// unreliable provisional response); the prompt runs silently, so the 480 still comes
 /// after it, as with an offer.
-#[test]
-fn late_offer_to_early_media_gets_183_without_sdp_then_480_on_time() {
-    let vaxel = Vaxel::start("rtp-late-early");
+fn late_offer_to_early_media_gets_183_without_sdp_then_480_on_time(vaxel: &Vaxel) {
     let ua = vaxel.ua();
     let mut call = ua.invite_without_sdp(did::EARLY_TWICE).expect("INVITE");
     let progress = call
@@ -249,5 +252,4 @@ fn late_offer_to_early_media_gets_183_without_sdp_then_480_on_time() {
         "480 after {silent_play:?}, the prompt twice takes {two_plays:?}"
     );
     assert_eq!(call.rtp().packets().len(), 0, "no RTP without an answer");
-    vaxel.stop();
 }
