@@ -56,6 +56,13 @@ pub fn spawn(
     metrics: Arc<Metrics>,
 ) -> tokio::task::JoinHandle<()> {
     unpark(&socket);
+    // What waited in the parked socket was sent before keys meant anything (a key pressed
+    // during a welcome message): dropped, so it cannot answer the menu that starts now.
+    let mut stale = [0u8; 2048];
+    let mut dropped = 0;
+    while dropped < 64 && socket.recv(&mut stale).is_ok() {
+        dropped += 1;
+    }
     let clone = socket.try_clone();
     tokio::spawn(async move {
         let Ok(std_sock) = clone else { return };

@@ -248,6 +248,37 @@ fn key_after_a_welcome_message_reaches_choice() {
     sb.stop();
 }
 
+/// The same from the address the caller's SDP named, which a prompt-only socket connected
+/// to the caller still hears: the key pressed during the welcome waits in the socket, and is
+/// dropped when the menu's reader starts instead of answering the menu.
+#[test]
+fn a_key_queued_before_the_menu_does_not_answer_it() {
+    let (_dir, sb) = start("te-welcome-queued");
+    let media = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = media.local_addr().expect("addr").port();
+    let sdp = format!(
+        "v=0\r\no=testua 1 1 IN IP4 {{ip}}\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n"
+    );
+    let ua = sb.ua();
+    let mut call = ua.invite_with_sdp(WELCOME, &sdp).unwrap();
+    call.wait_status(200, Duration::from_secs(10)).unwrap();
+    let answered = Instant::now();
+    call.ack().unwrap();
+    let mut rtp = RtpOut::from_socket(media, call.remote_media().unwrap(), Codec::Pcmu);
+    rtp.event(101, '3');
+    // Silence from here on would refill the socket: the caller says nothing until the menu.
+    while answered.elapsed() < Duration::from_millis(1200) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rtp.event(101, '5');
+    rtp.audio(None, 100);
+    call.wait_bye_and_ok(Duration::from_secs(15)).unwrap();
+    assert_route(&sb, call.call_id(), "5", "got-5");
+    sb.stop();
+}
+
 /// Two invalid RFC 4733 keys (the second barging into the invalid prompt or the menu
 /// again) with retries = 1 reach on_invalid.
 #[test]

@@ -78,6 +78,9 @@ pub struct SideState {
     /// The socket is connected to the latched SDP address: packets leave without an address
     /// (no route look-up per packet) and the kernel drops strangers' packets.
     connected: bool,
+    /// Connecting failed (say, an address family the socket cannot reach): not tried again
+    /// on every packet, only after the leg's address or socket changes.
+    connect_failed: bool,
 }
 
 impl SideState {
@@ -94,6 +97,7 @@ impl SideState {
             heard: Instant::now(),
             silent: false,
             connected: false,
+            connect_failed: false,
         }
     }
 
@@ -131,6 +135,7 @@ impl SideState {
         }
         if !self.latch.on_sdp() {
             self.disconnect();
+            self.connect_failed = false;
         }
         self.leg = leg(&side);
         if side.receive && !self.receive {
@@ -146,6 +151,7 @@ impl SideState {
             self.latch = Latch::new(side.remote);
             self.dest = SockAddr::from(self.latch.dest());
             self.connected = false;
+            self.connect_failed = false;
             Some(std::mem::replace(&mut self.socket, side.socket))
         }
     }
@@ -159,10 +165,11 @@ impl SideState {
         if self.connected && !self.latch.on_sdp() {
             // Heard from elsewhere while "connected": someone disconnected the socket.
             self.connected = false;
-        } else if !self.connected && self.latch.on_sdp() {
+        } else if !self.connected && !self.connect_failed && self.latch.on_sdp() {
             self.connected = socket2::SockRef::from(&*self.socket)
                 .connect(&self.dest)
                 .is_ok();
+            self.connect_failed = !self.connected;
         }
     }
 }

@@ -469,7 +469,11 @@ pub struct RtpOut {
 impl RtpOut {
     /// A sender of `codec` audio to `to` (the address in vaxel's SDP).
     pub fn new(to: SocketAddr, codec: Codec) -> RtpOut {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind rtp");
+        RtpOut::from_socket(UdpSocket::bind("127.0.0.1:0").expect("bind rtp"), to, codec)
+    }
+
+    /// [`RtpOut::new`] sending from `sock` (e.g. the address the caller's SDP named).
+    pub fn from_socket(sock: UdpSocket, to: SocketAddr, codec: Codec) -> RtpOut {
         RtpOut {
             sock,
             to,
