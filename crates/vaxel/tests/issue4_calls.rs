@@ -505,6 +505,21 @@ fn no_answer_forward_cancels_the_phone_after_the_delay() {
     v.stop();
 }
 
+/// Anna's phone calls an outside number, which the operator (a SIPp run with `op_flags`)
+/// answers; both pass. Returns what the operator saw.
+fn outside_call(dir: &Path, v: &Vaxel, op: Endpoint, op_flags: &[&str]) -> String {
+    let operator = sipp(dir, "operator_answer", op, None, op_flags);
+    std::thread::sleep(Duration::from_millis(300));
+    let (a_at, a) = anna_calls(dir, v, "phone_call", "0701234567");
+    passed(dir, "phone_call", a_at, a, v);
+    passed(dir, "operator_answer", op, operator, v);
+    std::fs::read_to_string(dir.join(format!(
+        "operator_answer-{}-{}-messages.log",
+        op.ip, op.port
+    )))
+    .unwrap_or_default()
+}
+
 #[test]
 fn an_outside_number_goes_to_the_trunk_with_digest_credentials() {
     let dir = TestDir::new("trunk-out");
@@ -514,16 +529,7 @@ fn an_outside_number_goes_to_the_trunk_with_digest_credentials() {
         SIPP_DIGEST,
         &CONFIG.replace("{operator}", &op.port.to_string()),
     );
-    let operator = sipp(dir.path(), "operator_answer", op, None, &[]);
-    std::thread::sleep(Duration::from_millis(300));
-    let (a_at, a) = anna_calls(dir.path(), &v, "phone_call", "0701234567");
-    passed(dir.path(), "phone_call", a_at, a, &v);
-    passed(dir.path(), "operator_answer", op, operator, &v);
-    let msgs = std::fs::read_to_string(dir.path().join(format!(
-        "operator_answer-{}-{}-messages.log",
-        op.ip, op.port
-    )))
-    .unwrap_or_default();
+    let msgs = outside_call(dir.path(), &v, op, &[]);
     // The operator sees our number, not the extension.
     assert!(msgs.contains("From: \"Anna\" <sip:4610100100@"), "{msgs}");
     v.stop();
@@ -544,16 +550,7 @@ fn an_outside_number_goes_to_a_tcp_trunk_over_a_connection_we_open() {
     );
     assert_ne!(config, CONFIG, "the trunk uri was replaced");
     let v = Vaxel::start_on(dir.path(), udp, http, &listen, &config);
-    let operator = sipp(dir.path(), "operator_answer", op, None, &["-t", "t1"]);
-    std::thread::sleep(Duration::from_millis(300));
-    let (a_at, a) = anna_calls(dir.path(), &v, "phone_call", "0701234567");
-    passed(dir.path(), "phone_call", a_at, a, &v);
-    passed(dir.path(), "operator_answer", op, operator, &v);
-    let msgs = std::fs::read_to_string(dir.path().join(format!(
-        "operator_answer-{}-{}-messages.log",
-        op.ip, op.port
-    )))
-    .unwrap_or_default();
+    let msgs = outside_call(dir.path(), &v, op, &["-t", "t1"]);
     assert!(msgs.contains("Via: SIP/2.0/TCP"), "{msgs}");
     assert!(
         msgs.contains("BYE sip:"),

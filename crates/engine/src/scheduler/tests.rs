@@ -59,10 +59,17 @@ fn streams_spread_over_phases_evenly_in_time() {
     assert_eq!(p, PHASES - 1);
 }
 
-/// Connect narrows the socket to the caller and sends without an address; disconnect
-/// (and Stop) undo it; packets flow, in sequence, throughout.
-#[test]
-fn connect_and_disconnect_while_playing() {
+/// A scheduler thread playing an endless prompt as stream `id` from `ours` (bound to an
+/// explicit port, as the port pool binds: an ephemeral one is given up on disconnect) to
+/// `caller` (reads wait up to 2 s).
+struct Playing {
+    sched: Scheduler,
+    metrics: Arc<Metrics>,
+    caller: UdpSocket,
+    ours: Arc<UdpSocket>,
+}
+
+fn playing(id: StreamId) -> Playing {
     let (events, _rx) = tokio::sync::mpsc::unbounded_channel();
     let metrics = Arc::new(Metrics::default());
     let sched = Scheduler::start(1, events, metrics.clone()).expect("scheduler");
@@ -70,27 +77,44 @@ fn connect_and_disconnect_while_playing() {
     caller
         .set_read_timeout(Some(Duration::from_secs(2)))
         .expect("timeout");
-    // An explicit port, as the port pool binds (an ephemeral one is given up on disconnect).
     let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|s| s.local_addr())
         .expect("a free port")
         .port();
     let ours = Arc::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).expect("ours"));
     ours.set_nonblocking(true).expect("nonblocking");
-    let bound = ours.local_addr().expect("bound");
-    let remote = caller.local_addr().expect("addr");
     sched.send(Command::Start {
-        id: 1,
+        id,
         socket: ours.clone(),
-        remote: Some(remote),
+        remote: Some(caller.local_addr().expect("addr")),
         codec: Codec::Pcmu,
         rtp: RtpSender::new(7, 100, 0, 0),
     });
     sched.send(Command::Play {
-        id: 1,
+        id,
         prompt: Prompt::from_samples_8k(vec![1000; 8000]),
         times: u32::MAX,
     });
+    Playing {
+        sched,
+        metrics,
+        caller,
+        ours,
+    }
+}
+
+/// Connect narrows the socket to the caller and sends without an address; disconnect
+/// (and Stop) undo it; packets flow, in sequence, throughout.
+#[test]
+fn connect_and_disconnect_while_playing() {
+    let Playing {
+        sched,
+        metrics,
+        caller,
+        ours,
+    } = playing(1);
+    let bound = ours.local_addr().expect("bound");
+    let remote = caller.local_addr().expect("addr");
     let mut buf = [0u8; 256];
     let mut last_seq = None;
     let mut take = |n: usize| {
@@ -149,31 +173,12 @@ fn a_phase_that_was_idle_starts_in_the_future() {
 /// its address instead of failing for the rest of the prompt.
 #[test]
 fn a_stream_whose_socket_is_disconnected_under_it_recovers() {
-    let (events, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let metrics = Arc::new(Metrics::default());
-    let sched = Scheduler::start(1, events, metrics.clone()).expect("scheduler");
-    let caller = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("caller");
-    caller
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .expect("timeout");
-    let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|s| s.local_addr())
-        .expect("a free port")
-        .port();
-    let ours = Arc::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).expect("ours"));
-    ours.set_nonblocking(true).expect("nonblocking");
-    sched.send(Command::Start {
-        id: 5,
-        socket: ours.clone(),
-        remote: Some(caller.local_addr().expect("addr")),
-        codec: Codec::Pcmu,
-        rtp: RtpSender::new(7, 100, 0, 0),
-    });
-    sched.send(Command::Play {
-        id: 5,
-        prompt: Prompt::from_samples_8k(vec![1000; 8000]),
-        times: u32::MAX,
-    });
+    let Playing {
+        sched,
+        metrics,
+        caller,
+        ours,
+    } = playing(5);
     sched.send(Command::Connect { id: 5, on: true });
     let mut buf = [0u8; 256];
     let seq = |caller: &UdpSocket, buf: &mut [u8; 256]| {
