@@ -37,6 +37,19 @@ DID_PROMPT = "46101022295"
 
 TICK = os.sysconf("SC_CLK_TCK")
 
+# HOSTS=2 (set up by bench/two-hosts.sh): the switchboard and its peers (SIPp, the RTP sink)
+# run as two hosts on one machine, network namespaces joined by a veth pair, each pinned to a
+# core of its own, with RPS steering each side's received packets to its own core. Then the
+# kernel's delivery of vaxel's RTP into the sink's socket is charged to the sink's host, as on
+# a real network, instead of to vaxel's sends as on loopback; and vaxel has exactly one core.
+# HOSTS=1 (default): everything on 127.0.0.1.
+TWO_HOSTS = os.environ.get("HOSTS", "1") == "2"
+SW_NS, PEER_NS = "vxb-sw", "vxb-peer"
+SW_ADDR = "10.77.0.1" if TWO_HOSTS else "127.0.0.1"
+PEER_ADDR = "10.77.0.2" if TWO_HOSTS else "127.0.0.1"
+# What vaxel is started under: its namespace and core in the two-host set-up.
+SW_PREFIX = ["ip", "netns", "exec", SW_NS, "taskset", "-c", "0"] if TWO_HOSTS else []
+
 
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
@@ -137,18 +150,18 @@ def vaxel_config(workdir, repeat):
     with open(cfg, "w") as f:
         f.write(f"""[server]
 name = "vaxel bench"
-sip = ["udp://127.0.0.1:{VAXEL_SIP}"]
-media_address = "127.0.0.1"
+sip = ["udp://{SW_ADDR}:{VAXEL_SIP}"]
+media_address = "{SW_ADDR}"
 rtp_ports = "{RTP_PORTS}"
-http = "127.0.0.1:{VAXEL_HTTP}"
+http = "{SW_ADDR}:{VAXEL_HTTP}"
 data_dir = "{data}"
 sounds_dir = "{SOUNDS}"
 {"" if MEDIA_REALTIME == "omit" else f"media_realtime = {MEDIA_REALTIME}"}
 
 [[trunk]]
 id = "bench"
-allow = ["127.0.0.1/32"]
-uri = "sip:127.0.0.1:25099"
+allow = ["{PEER_ADDR}/32"]
+uri = "sip:{PEER_ADDR}:25099"
 
 [[message]]
 id = "long"
@@ -172,7 +185,7 @@ route = "message:long"
 
 
 def http_get(path, timeout=2.0):
-    with urllib.request.urlopen(f"http://127.0.0.1:{VAXEL_HTTP}{path}", timeout=timeout) as r:
+    with urllib.request.urlopen(f"http://{SW_ADDR}:{VAXEL_HTTP}{path}", timeout=timeout) as r:
         return r.read().decode()
 
 
@@ -225,7 +238,7 @@ class Vaxel(Server):
         env = dict(os.environ)
         env["RUST_LOG"] = log_level or os.environ.get("VAXEL_LOG", "warn")
         self.logf = open(os.path.join(self.dir, "vaxel.log"), "w")
-        self.p = subprocess.Popen([VAXEL, "run", "--config", self.cfg], stdout=self.logf, stderr=self.logf, env=env)
+        self.p = subprocess.Popen(SW_PREFIX + [VAXEL, "run", "--config", self.cfg], stdout=self.logf, stderr=self.logf, env=env)
         self.pid = self.p.pid
         deadline = time.time() + 15
         while time.time() < deadline:

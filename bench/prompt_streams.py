@@ -38,13 +38,13 @@ def main():
         time.sleep(1.0)
         rss0 = b.rss_kib(v.pid)
         sink_json = os.path.join(v.dir, "sink.json")
-        sink = subprocess.Popen([b.SINK, "--port", str(b.SINK_PORT), "--expect", str(expect), "--max-secs", str(bound),
+        sink = subprocess.Popen([b.SINK, "--addr", b.PEER_ADDR, "--port", str(b.SINK_PORT), "--expect", str(expect), "--max-secs", str(bound),
                                  "--idle-secs", "3", "--out", sink_json])
         time.sleep(0.3)
         if sink.poll() is not None:
             raise RuntimeError(f"sink exited {sink.returncode} (port {b.SINK_PORT} taken?)")
-        cmd = ["sipp", "-sf", os.path.join(b.HERE, "prompt_call.xml"), "-s", b.DID_PROMPT, f"127.0.0.1:{b.VAXEL_SIP}",
-               "-i", "127.0.0.1", "-p", str(b.SIPP_PORT + 1), "-key", "sinkport", str(b.SINK_PORT),
+        cmd = ["sipp", "-sf", os.path.join(b.HERE, "prompt_call.xml"), "-s", b.DID_PROMPT, f"{b.SW_ADDR}:{b.VAXEL_SIP}",
+               "-i", b.PEER_ADDR, "-p", str(b.SIPP_PORT + 1), "-key", "sinkport", str(b.SINK_PORT),
                "-r", str(a.setup_rate), "-rp", "1000", "-m", str(a.n), "-l", str(a.n), "-timeout", f"{bound}s",
                "-buff_size", "4194304", "-max_socket", "100", "-trace_stat", "-stf", os.path.join(v.dir, "sipp-stat.csv"),
                "-fd", "1", "-nostdin", "-trace_err", "-error_file", os.path.join(v.dir, "sipp-err.log")]
@@ -102,7 +102,7 @@ def main():
         "vaxel_pps_in_window": round(sent / window) if window > 0 else None,
         "sink_cpu_pct": round(100 * (sink_cpu1 - sink_cpu0) / window, 1) if window > 0 else None,
         "sipp_cpu_pct": round(100 * (sipp_cpu1 - sipp_cpu0) / window, 1) if window > 0 else None,
-        "host_busy_pct": b.host_busy_pct(h0, h1), "loadavg1": b.loadavg1(), "media_realtime": b.MEDIA_REALTIME == "true",
+        "host_busy_pct": b.host_busy_pct(h0, h1), "loadavg1": b.loadavg1(), "media_realtime": b.MEDIA_REALTIME == "true", "hosts": 2 if b.TWO_HOSTS else 1,
         "rss0_kib": rss0, "rssN_kib": rss_max,
         "kib_per_call": round((rss_max - rss0) / a.n, 1),
         "streams": s["streams"], "packets": s["packets"], "expected": s["expected_total"],

@@ -12,7 +12,7 @@
 //! (~6 % of it at 5,000 streams). A real peer's wake-ups happen on its own machine. The
 //! kernel's time stamps make the late reads invisible to the jitter figures.
 //!
-//! usage: sink --port P [--expect PACKETS_PER_STREAM] [--max-secs S] [--idle-secs S]
+//! usage: sink --port P [--addr IPV4] [--expect PACKETS_PER_STREAM] [--max-secs S] [--idle-secs S]
 //!             [--poll-us US (0: block in recvmmsg)] [--out FILE.json] [--ready FILE]
 
 use std::collections::HashMap;
@@ -42,6 +42,7 @@ struct Stream {
 
 struct Args {
     port: u16,
+    addr: std::net::Ipv4Addr,
     expect: u64,
     max_secs: u64,
     idle_secs: u64,
@@ -51,13 +52,14 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { port: 0, expect: 0, max_secs: 120, idle_secs: 3, poll_us: 1000, out: None, ready: None };
+    let mut a = Args { port: 0, addr: std::net::Ipv4Addr::LOCALHOST, expect: 0, max_secs: 120, idle_secs: 3, poll_us: 1000, out: None, ready: None };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let v = it.next().ok_or_else(|| format!("{k} needs a value"))?;
         let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{k} {v}: {e}"));
         match k.as_str() {
             "--port" => a.port = num(&v)? as u16,
+            "--addr" => a.addr = v.parse().map_err(|e| format!("--addr {v}: {e}"))?,
             "--expect" => a.expect = num(&v)?,
             "--max-secs" => a.max_secs = num(&v)?,
             "--idle-secs" => a.idle_secs = num(&v)?,
@@ -78,7 +80,7 @@ fn setsockopt_int(fd: i32, level: i32, name: i32, val: i32) -> i32 {
     unsafe { libc::setsockopt(fd, level, name, &val as *const i32 as *const libc::c_void, size_of::<i32>() as u32) }
 }
 
-fn open_socket(port: u16) -> Result<i32, String> {
+fn open_socket(addr: std::net::Ipv4Addr, port: u16) -> Result<i32, String> {
     // SAFETY: plain libc socket calls on a fd we own; structs are zeroed then filled.
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
@@ -102,9 +104,9 @@ fn open_socket(port: u16) -> Result<i32, String> {
         let mut sa: libc::sockaddr_in = zeroed();
         sa.sin_family = libc::AF_INET as u16;
         sa.sin_port = port.to_be();
-        sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        sa.sin_addr.s_addr = u32::from_ne_bytes(addr.octets());
         if libc::bind(fd, &sa as *const libc::sockaddr_in as *const libc::sockaddr, size_of::<libc::sockaddr_in>() as u32) != 0 {
-            return Err(format!("bind 127.0.0.1:{port}: {}", std::io::Error::last_os_error()));
+            return Err(format!("bind {addr}:{port}: {}", std::io::Error::last_os_error()));
         }
         Ok(fd)
     }
@@ -215,7 +217,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let fd = match open_socket(args.port) {
+    let fd = match open_socket(args.addr, args.port) {
         Ok(fd) => fd,
         Err(e) => {
             eprintln!("sink: {e}");
