@@ -24,6 +24,9 @@ def main():
     ap.add_argument("--run", type=int, default=1)
     ap.add_argument("--out")
     a = ap.parse_args()
+    if b.TWO_HOSTS:
+        # Kamailio and SIPp here talk over 127.0.0.1: the two-host set-up is prompt-streams' only.
+        ap.error("HOSTS=2 applies to prompt-streams.sh only; run busy-cps with HOSTS=1")
 
     calls = a.rate * a.secs
     if a.target == "vaxel":
