@@ -2,7 +2,8 @@
 
 Process CPU comes from /proc/PID/stat (utime+stime, clock ticks) summed over a process and
 its children; the load generator's CPU from os.wait4's rusage. Everything talks to
-127.0.0.1 on the high ports below so it does not clash with other tests on the machine.
+127.0.0.1 (or, with HOSTS=2, two private namespaces) on the high ports below so it does not
+clash with other tests on the machine.
 """
 
 import json
@@ -44,7 +45,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 # a real network, instead of to vaxel's sends as on loopback; and vaxel has exactly one core.
 # HOSTS=1 (default): everything on 127.0.0.1.
 TWO_HOSTS = os.environ.get("HOSTS", "1") == "2"
-SW_NS, PEER_NS = "vxb-sw", "vxb-peer"
+SW_NS = "vxb-sw"  # bench/two-hosts.sh; the peers run in vxb-peer (prompt-streams.sh)
 SW_ADDR = "10.77.0.1" if TWO_HOSTS else "127.0.0.1"
 PEER_ADDR = "10.77.0.2" if TWO_HOSTS else "127.0.0.1"
 # What vaxel is started under: its namespace and core in the two-host set-up.
