@@ -11,8 +11,11 @@ SW=vxb-sw PEER=vxb-peer
 case "${1:-up}" in
   up)
     if ip netns exec "$SW" ip addr show vxb0 2>/dev/null | grep -q 10.77.0.1; then exit 0; fi
-    ip netns add "$SW" 2>/dev/null || true
-    ip netns add "$PEER" 2>/dev/null || true
+    # Whatever a set-up that failed halfway left behind goes first.
+    ip netns del "$SW" 2>/dev/null || true
+    ip netns del "$PEER" 2>/dev/null || true
+    ip netns add "$SW"
+    ip netns add "$PEER"
     ip link add vxb0 netns "$SW" type veth peer name vxb1 netns "$PEER"
     ip -n "$SW" addr add 10.77.0.1/24 dev vxb0
     ip -n "$PEER" addr add 10.77.0.2/24 dev vxb1
